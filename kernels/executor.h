@@ -1,0 +1,64 @@
+// Shape inference, constant folding and topological execution with buffer reuse.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "kernels/graph.h"
+#include "kernels/op.h"
+
+namespace coda {
+
+// Replaces the shapes of the graph inputs by the given ones, checking rank and every fixed
+// dimension (symbolic dimensions, stored as -1, accept any size). Throws BadInput naming the input.
+void bind_input_shapes(Graph& graph, const std::vector<Shape>& shapes);
+// Replaces each remaining symbolic dimension of the graph inputs with `fill` (1 for inspection).
+void fill_symbolic_dims(Graph& graph, int64_t fill);
+
+// Infers every value's shape and dtype, evaluates every node whose inputs are all known constants
+// (initializers, Constant nodes, Shape of a known shape: the shape subgraphs exporters emit) and
+// removes it, and sorts the rest topologically. Graph inputs must have concrete shapes.
+void prepare_graph(Graph& graph);
+
+// Per-node figures of a prepared graph.
+struct NodeReport {
+  const Node* node = nullptr;
+  std::vector<TensorInfo> inputs;   // empty shape for omitted optional inputs
+  std::vector<TensorInfo> outputs;
+  OpCost cost;
+};
+std::vector<NodeReport> analyse_graph(const Graph& graph);
+
+// Runs a prepared graph. Intermediate tensors live in pooled buffers that are returned to the
+// pool after their last reader ran, so peak memory follows the live set rather than the graph.
+class Executor {
+ public:
+  explicit Executor(const Graph& graph);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Inputs bind to graph.inputs in order; returns the graph outputs in order.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  // Called after each node with its index in graph.nodes and its wall time in seconds.
+  using NodeObserver = std::function<void(std::size_t node_index, double seconds)>;
+  void set_observer(NodeObserver observer) { observer_ = std::move(observer); }
+
+  // Largest number of bytes held by intermediate tensors at once in the last run.
+  std::size_t peak_bytes() const;
+  // Bytes the pool allocated from the system in all runs (reuse keeps this near the peak).
+  std::size_t allocated_bytes() const;
+
+ private:
+  class Pool;
+  const Graph& graph_;
+  std::vector<const OpKernel*> kernels_;
+  std::vector<int> last_use_;
+  std::shared_ptr<Pool> pool_;
+  NodeObserver observer_;
+};
+
+}  // namespace coda
