@@ -162,6 +162,42 @@ std::vector<NodeReport> analyse_graph(const Graph& graph) {
   return reports;
 }
 
+std::size_t estimate_peak_activation_bytes(const Graph& graph) {
+  const std::size_t nv = graph.values.size();
+  std::vector<int> root(nv);
+  for (std::size_t v = 0; v < nv; ++v) root[v] = static_cast<int>(v);
+  for (const Node& node : graph.nodes)
+    if (require_op(node).is_view() && node.inputs.front() >= 0)
+      root[static_cast<std::size_t>(node.outputs.front())] = root[static_cast<std::size_t>(node.inputs.front())];
+  // A buffer lives until the last use of any value that views it.
+  std::vector<int> last = graph.last_uses();
+  std::vector<int> root_last(nv, -1);
+  for (std::size_t v = 0; v < nv; ++v) {
+    auto r = static_cast<std::size_t>(root[v]);
+    root_last[r] = std::max(root_last[r], last[v]);
+  }
+  std::vector<bool> is_input(nv, false);
+  for (int id : graph.inputs) is_input[static_cast<std::size_t>(id)] = true;
+  std::size_t live = 0, peak = 0;
+  std::vector<std::vector<std::size_t>> frees(graph.nodes.size() + 1);
+  for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
+    const Node& node = graph.nodes[n];
+    if (!require_op(node).is_view())
+      for (int out : node.outputs) {
+        if (out < 0) continue;
+        const Value& v = graph.values[static_cast<std::size_t>(out)];
+        std::size_t bytes = static_cast<std::size_t>(element_count(v.shape)) * dtype_size(v.dtype);
+        live += bytes;
+        int dies = root_last[static_cast<std::size_t>(out)];
+        // An output nobody reads is released right after its node.
+        frees[dies < 0 ? n : std::min(static_cast<std::size_t>(dies), graph.nodes.size())].push_back(bytes);
+      }
+    peak = std::max(peak, live);
+    for (std::size_t bytes : frees[n]) live -= bytes;
+  }
+  return peak;
+}
+
 // Free buffers keyed by capacity. A buffer handed out returns here through its shared_ptr
 // deleter when the last tensor viewing it goes away.
 class Executor::Pool : public std::enable_shared_from_this<Executor::Pool> {

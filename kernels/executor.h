@@ -31,6 +31,11 @@ struct NodeReport {
 };
 std::vector<NodeReport> analyse_graph(const Graph& graph);
 
+// Largest number of bytes that intermediate tensors (not inputs, not constants) occupy at once
+// when the prepared graph runs in its topological order, with views sharing their source's
+// storage: the figure the executor's buffer reuse achieves without fragmentation.
+std::size_t estimate_peak_activation_bytes(const Graph& graph);
+
 // Runs a prepared graph. Intermediate tensors live in pooled buffers that are returned to the
 // pool after their last reader ran, so peak memory follows the live set rather than the graph.
 class Executor {

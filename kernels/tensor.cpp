@@ -65,7 +65,9 @@ std::size_t& limit_storage() {
   return limit;
 }
 
-std::string human_bytes(double bytes) {
+}  // namespace
+
+std::string format_bytes(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
   int u = 0;
   while (bytes >= 1024.0 && u < 6) {
@@ -78,15 +80,13 @@ std::string human_bytes(double bytes) {
   return out.str();
 }
 
-}  // namespace
-
 std::size_t memory_limit_bytes() { return limit_storage(); }
 void set_memory_limit_bytes(std::size_t bytes) { limit_storage() = bytes; }
 
 void check_allocation(std::size_t bytes, const std::string& what) {
   if (bytes > memory_limit_bytes())
-    throw BadInput(what + " needs " + human_bytes(static_cast<double>(bytes)) + " but only " +
-                   human_bytes(static_cast<double>(memory_limit_bytes())) + " of memory is available");
+    throw BadInput(what + " needs " + format_bytes(static_cast<double>(bytes)) + " but only " +
+                   format_bytes(static_cast<double>(memory_limit_bytes())) + " of memory is available");
 }
 
 Buffer::Buffer(std::size_t bytes) : capacity_(bytes) {

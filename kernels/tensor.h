@@ -24,6 +24,9 @@ int64_t element_count(const Shape& shape);
 // "1x3x224x224"; "scalar" for rank 0.
 std::string shape_string(const Shape& shape);
 
+// "98.0 MiB": bytes with a binary prefix, three significant digits.
+std::string format_bytes(double bytes);
+
 // Bytes a tensor may occupy before coda refuses to allocate it. Defaults to the memory the
 // operating system reports as available (MemAvailable), so an impossible model fails with a
 // clear message instead of being killed by the OOM killer half-way.
