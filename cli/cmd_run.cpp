@@ -63,7 +63,11 @@ class RunCommand : public Command {
       rethrow_with_context(model_, e);
     }
     if (inputs.empty()) {
-      inputs = random_inputs(graph, shapes, common.seed);
+      try {
+        inputs = random_inputs(graph, shapes, common.seed);
+      } catch (const BadInput& e) {
+        rethrow_with_context(model_, e);
+      }
       spdlog::info("no --input given: using standard-normal inputs (seed {})", common.seed);
     }
 

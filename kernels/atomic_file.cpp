@@ -85,7 +85,13 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   if (fd < 0) fail(EEXIST);
   Descriptor file(fd);
 
-  int error = write_all(file.get(), bytes.data(), bytes.size());
+  // Replacing a file keeps its permission bits, as rewriting it in place would.
+  struct stat existing {};
+  int error = 0;
+  if (::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) &&
+      ::fchmod(file.get(), existing.st_mode & 07777) != 0)
+    error = errno;
+  if (error == 0) error = write_all(file.get(), bytes.data(), bytes.size());
   // fsync before rename: otherwise a crash can leave the new name pointing at an empty file
   // (the ext4 delayed-allocation problem).
   if (error == 0 && ::fsync(file.get()) != 0) error = errno;

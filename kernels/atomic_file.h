@@ -9,7 +9,8 @@ namespace coda {
 // Writes `bytes` to a temporary file in the directory of `path`, flushes it to disk and renames it
 // over `path` (rename is atomic within a file system, POSIX.1-2017 rename()). On failure the
 // temporary file is removed, `path` is untouched, and BadInput "PATH: cannot write: <reason>" is
-// thrown. New files get the usual 0666 & ~umask permissions.
+// thrown. New files get the usual 0666 & ~umask permissions, replaced files keep theirs. A
+// symbolic link at `path` is replaced by the file, not written through.
 void write_file_atomically(const std::string& path, const std::string& bytes);
 
 // The whole file; BadInput "PATH: cannot open: <reason>" or "PATH: cannot read: <reason>".

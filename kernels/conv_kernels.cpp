@@ -3,11 +3,16 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <type_traits>
 #include <vector>
 
+// GCC 12 reports its own AVX-512 intrinsics (the `__m512 __Y = __Y;` idiom of _mm512_undefined)
+// as maybe-uninitialized once Eigen's GEMM kernel is inlined here; the warning is about the
+// compiler's header, not this code (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 
 #include "kernels/tensor.h"
@@ -75,12 +80,15 @@ void im2col_rows(const Conv2dGeometry& g, const float* image, int64_t pixel_begi
         const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
         std::fill(dst, dst + (a - ow0), 0.0f);
         if (b > a) {
-          const float* src = plane + ih * g.in_w + a * g.stride_w + col_offset;
-          float* d = dst + (a - ow0);
+          const float* __restrict src = plane + ih * g.in_w + a * g.stride_w + col_offset;
+          float* __restrict d = dst + (a - ow0);
+          const int64_t n = b - a;
           if (g.stride_w == 1) {
-            std::memcpy(d, src, static_cast<std::size_t>(b - a) * sizeof(float));
+            std::memcpy(d, src, static_cast<std::size_t>(n) * sizeof(float));
+          } else if (g.stride_w == 2) {  // the common downsampling stride: a constant stride vectorises
+            for (int64_t x = 0; x < n; ++x) d[x] = src[2 * x];
           } else {
-            for (int64_t x = 0; x < b - a; ++x) d[x] = src[x * g.stride_w];
+            for (int64_t x = 0; x < n; ++x) d[x] = src[x * g.stride_w];
           }
         }
         std::fill(dst + (b - ow0), dst + (ow1 - ow0), 0.0f);
@@ -91,15 +99,37 @@ void im2col_rows(const Conv2dGeometry& g, const float* image, int64_t pixel_begi
   }
 }
 
-// Pixels per im2col tile: the tile (patch_size x pixels floats) should stay in a core's L2 while
-// the GEMM streams it, next to Eigen's packed copy of it.
-constexpr int64_t kTileBytes = 192 * 1024;
-constexpr int64_t kMinTilePixels = 64;
+// How conv2d_gemm splits its work: units (image, group) times tiles of output pixels, each tile
+// one im2col + one single-threaded GEMM on one thread.
+struct TilePlan {
+  int64_t tile = 0;   // pixels per tile (the last tile of a plane may be shorter)
+  int64_t tiles = 0;  // tiles per plane
+  bool use = false;   // false: one im2col per unit feeding Eigen's multi-threaded GEMM instead
+};
 
-int64_t tile_pixels(int64_t patch_size, int64_t plane) {
-  int64_t t = kTileBytes / (patch_size * static_cast<int64_t>(sizeof(float)));
-  t = std::max(kMinTilePixels, t / 16 * 16);
-  return std::min(t, plane);
+// Each tile's GEMM re-packs the whole weight matrix (M x K), so tiles should be wide: at 512
+// pixels the re-packing is ~1/512 of the multiply-adds. The tile's im2col block (K x tile
+// floats) should stay within a few MB so it is still in cache when the GEMM packs it.
+constexpr int64_t kTargetTile = 512;
+constexpr int64_t kMaxTileBytes = 2 << 20;
+// Below this many columns Eigen's GEMM kernel (48 x 4 register blocks on AVX-512) runs short
+// panels; a plane this small is better left to the multi-threaded GEMM.
+constexpr int64_t kMinTile = 64;
+
+TilePlan plan_tiles(int64_t patch_size, int64_t plane, int64_t units, int threads) {
+  TilePlan p;
+  const int64_t by_bytes = kMaxTileBytes / (patch_size * static_cast<int64_t>(sizeof(float)));
+  const int64_t target = std::max<int64_t>(kMinTile, std::min(kTargetTile, by_bytes));
+  p.tiles = (plane + target - 1) / target;
+  // With few tasks, make their number a multiple of the thread count so no thread idles at the end.
+  if (units * p.tiles < 4 * threads) {
+    while ((units * p.tiles) % threads != 0) ++p.tiles;
+  }
+  p.tile = (plane + p.tiles - 1) / p.tiles;
+  if (p.tile < plane) p.tile = (p.tile + 15) / 16 * 16;  // whole AVX-512 vectors per row
+  p.tiles = (plane + p.tile - 1) / p.tile;
+  p.use = threads == 1 || (units * p.tiles >= threads && (p.tile >= kMinTile || p.tiles == 1));
+  return p;
 }
 
 // Sets rows [0, m) of the row-major block (ld = ldc, width n) to bias[row].
@@ -138,16 +168,24 @@ void conv2d_gemm(const Conv2dGeometry& g, const float* input, const float* weigh
                  float* output) {
   const int64_t M = g.out_channels_per_group(), K = g.patch_size(), P = g.out_plane();
   const int64_t in_group = g.in_channels_per_group() * g.in_plane();  // input floats per group
+  if (K == 0) {  // no input channels: the output is the bias alone
+    for (int64_t image = 0; image < g.batch; ++image)
+      for (int64_t c = 0; c < g.out_channels; ++c)
+        std::fill(output + (image * g.out_channels + c) * P, output + (image * g.out_channels + c + 1) * P,
+                  bias ? bias[c] : 0.0f);
+    return;
+  }
   const bool pointwise = g.is_pointwise();
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  const int64_t tile = tile_pixels(K, P);
-  const int64_t tiles_per_plane = (P + tile - 1) / tile;
+  const TilePlan plan = plan_tiles(K, P, g.batch * g.groups, threads);
+  const int64_t tile = plan.tile, tiles_per_plane = plan.tiles;
   const int64_t tasks = g.batch * g.groups * tiles_per_plane;
 
-  // One GEMM per (image, group, pixel tile), each on one thread with its im2col tile hot in L2,
-  // when there are enough tiles to keep every thread busy. Otherwise (small late layers: 7x7
-  // outputs, few tiles) one im2col per image and group feeds Eigen's multi-threaded GEMM.
-  if (tasks >= 2 * threads || threads == 1) {
+  // One GEMM per (image, group, pixel tile), each on one thread with its own im2col block, when
+  // the tiles keep every thread busy. Otherwise (7x7 planes of late layers) one im2col per image
+  // and group feeds Eigen's multi-threaded GEMM.
+  static const int mode = getenv("CODA_MODE") ? atoi(getenv("CODA_MODE")) : 0;
+  if (mode == 1 || (mode == 0 && plan.use)) {
 #pragma omp parallel if (threads > 1)
     {
       std::unique_ptr<Buffer> workspace;
@@ -177,66 +215,127 @@ void conv2d_gemm(const Conv2dGeometry& g, const float* input, const float* weigh
     return;
   }
 
+  // Few, small planes (7x7 or 14x14 outputs of the last stages): per image and group, the
+  // threads first build the im2col matrix together, then each multiplies its own block of output
+  // channels by it. Independent blocks, unlike Eigen's parallel GEMM whose threads wait on each
+  // other's packing, keep a thread that the OS delays from stalling the others.
   std::unique_ptr<Buffer> workspace;
   if (!pointwise) workspace = std::make_unique<Buffer>(static_cast<std::size_t>(K * P) * sizeof(float));
   auto* columns = workspace ? static_cast<float*>(workspace->data()) : nullptr;
+  // Rows per block: an even split, rounded to Eigen's 48-row register block on AVX-512.
+  const int64_t rows_per_block = std::max<int64_t>(48, ((M + threads - 1) / threads + 47) / 48 * 48);
+  const int64_t row_blocks = (M + rows_per_block - 1) / rows_per_block;
+  const int64_t patch_chunk = (K + threads - 1) / threads;
   for (int64_t image = 0; image < g.batch; ++image) {
     for (int64_t group = 0; group < g.groups; ++group) {
       const float* src = input + (image * g.groups + group) * in_group;
       float* dst = output + (image * g.out_channels + group * M) * P;
-      const float* b = src;
-      if (!pointwise) {
-        // Split the patch rows across threads; each row is an independent strided copy.
-        const int64_t chunk = (K + threads - 1) / threads;
-#pragma omp parallel for schedule(static) num_threads(threads)
-        for (int64_t r0 = 0; r0 < K; r0 += chunk)
-          im2col_rows(g, src, 0, P, r0, std::min(K, r0 + chunk), columns + r0 * P);
-        b = columns;
+      const float* b = pointwise ? src : columns;
+#pragma omp parallel num_threads(threads)
+      {
+        if (!pointwise) {
+#pragma omp for schedule(static)
+          for (int64_t r0 = 0; r0 < K; r0 += patch_chunk)
+            im2col_rows(g, src, 0, P, r0, std::min(K, r0 + patch_chunk), columns + r0 * P);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t blk = 0; blk < row_blocks; ++blk) {
+          const int64_t m0 = blk * rows_per_block, m = std::min(M, m0 + rows_per_block) - m0;
+          if (bias) fill_bias(bias + group * M + m0, m, P, dst + m0 * P, P);
+          sgemm(false, false, m, P, K, 1.0f, weights + (group * M + m0) * K, K, b, P, bias ? 1.0f : 0.0f,
+                dst + m0 * P, P);
+        }
       }
-      if (bias) fill_bias(bias + group * M, M, P, dst, P);
-      sgemm(false, false, M, P, K, 1.0f, weights + group * M * K, K, b, P, bias ? 1.0f : 0.0f, dst, P);
     }
   }
 }
 
+// Outputs per register block of the depthwise kernel: four AVX-512 vectors of accumulators.
+constexpr int64_t kDepthwiseBlock = 64;
+
 void conv2d_depthwise(const Conv2dGeometry& g, const float* input, const float* weights, const float* bias,
                       float* output) {
+  // Each plane is computed on a "virtual" row width: the zero-padded input is split into
+  // stride_h x stride_w phase planes (phase (r, c) holds padded[r + stride_h*y][c + stride_w*x]),
+  // each wq wide. Output pixel (oh, ow) then reads phase planes at flat offset oh*wq + ow plus a
+  // per-tap constant, so every tap is one long contiguous multiply-add over out_h*wq elements,
+  // whatever the width, stride, dilation or padding. The wq - out_w extra columns per row are
+  // computed and dropped.
   const int64_t multiplier = g.out_channels / g.groups;
   const int64_t taps = g.kernel_h * g.kernel_w;
-  // Per kernel column, the output columns that read real input: the inner loop then runs
-  // branch-free over a contiguous (unit stride) or strided input row.
-  std::vector<int64_t> lo(static_cast<std::size_t>(g.kernel_w)), hi(static_cast<std::size_t>(g.kernel_w));
-  for (int64_t j = 0; j < g.kernel_w; ++j)
-    valid_outputs(g.in_w, g.out_w, g.stride_w, j * g.dilation_w - g.pad_left, lo[static_cast<std::size_t>(j)],
-                  hi[static_cast<std::size_t>(j)]);
+  const int64_t sh = g.stride_h, sw = g.stride_w;
+  // Extent of the padded input that the windows read, starting at (-pad_top, -pad_left).
+  const int64_t ph = (g.out_h - 1) * sh + (g.kernel_h - 1) * g.dilation_h + 1;
+  const int64_t pw = (g.out_w - 1) * sw + (g.kernel_w - 1) * g.dilation_w + 1;
+  const int64_t hq = (ph + sh - 1) / sh, wq = (pw + sw - 1) / sw;
+  // Outputs are accumulated kDepthwiseBlock at a time in registers across all taps (one store
+  // per output instead of one per tap). The last block's extra elements and a dropped column's
+  // taps read up to wq + kDepthwiseBlock elements past a phase plane.
+  const int64_t acc_size = (g.out_h * wq + kDepthwiseBlock - 1) / kDepthwiseBlock * kDepthwiseBlock;
+  const int64_t phase_size = hq * wq + wq + kDepthwiseBlock;
+  std::vector<int64_t> tap_offset;
+  for (int64_t i = 0; i < g.kernel_h; ++i)
+    for (int64_t j = 0; j < g.kernel_w; ++j) {
+      const int64_t ry = (i * g.dilation_h) % sh, qy = (i * g.dilation_h) / sh;
+      const int64_t rx = (j * g.dilation_w) % sw, qx = (j * g.dilation_w) / sw;
+      tap_offset.push_back((ry * sw + rx) * phase_size + qy * wq + qx);
+    }
+  const int64_t rows = std::min(g.in_h, ph - g.pad_top), cols = std::min(g.in_w, pw - g.pad_left);
   const int64_t planes = g.batch * g.out_channels;
-#pragma omp parallel for schedule(static) if (planes > 1 && !omp_in_parallel())
-  for (int64_t q = 0; q < planes; ++q) {
-    const int64_t image = q / g.out_channels, oc = q % g.out_channels;
-    const float* in = input + (image * g.in_channels + oc / multiplier) * g.in_plane();
-    const float* w = weights + oc * taps;
-    float* out = output + q * g.out_plane();
-    const float b = bias ? bias[oc] : 0.0f;
-    for (int64_t oh = 0; oh < g.out_h; ++oh) {
-      float* orow = out + oh * g.out_w;
-      std::fill(orow, orow + g.out_w, b);
-      for (int64_t i = 0; i < g.kernel_h; ++i) {
-        const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dilation_h;
-        if (ih < 0 || ih >= g.in_h) continue;
-        for (int64_t j = 0; j < g.kernel_w; ++j) {
-          const float wv = w[i * g.kernel_w + j];
-          const int64_t a = lo[static_cast<std::size_t>(j)], n = hi[static_cast<std::size_t>(j)] - a;
-          if (n <= 0) continue;
-          const float* __restrict src = in + ih * g.in_w + a * g.stride_w + j * g.dilation_w - g.pad_left;
-          float* __restrict dst = orow + a;
-          if (g.stride_w == 1) {
-            for (int64_t x = 0; x < n; ++x) dst[x] += wv * src[x];
+  // Input columns ix with (ix + pad_left) % sw == c land in phase column c, from column
+  // first[c] of the input and position (first[c] + pad_left) / sw of the phase row.
+  std::vector<int64_t> first(static_cast<std::size_t>(sw)), count(static_cast<std::size_t>(sw));
+  for (int64_t c = 0; c < sw; ++c) {
+    const int64_t ix0 = ((c - g.pad_left) % sw + sw) % sw;
+    first[static_cast<std::size_t>(c)] = ix0;
+    count[static_cast<std::size_t>(c)] = ix0 < cols ? (cols - ix0 + sw - 1) / sw : 0;
+  }
+#pragma omp parallel if (planes > 1 && !omp_in_parallel())
+  {
+    Buffer phase_buffer(static_cast<std::size_t>(sh * sw * phase_size) * sizeof(float));
+    Buffer acc_buffer(static_cast<std::size_t>(acc_size) * sizeof(float));
+    auto* phases = static_cast<float*>(phase_buffer.data());
+    auto* acc = static_cast<float*>(acc_buffer.data());
+    // Every plane writes the same positions, so the padding stays zero from this one fill.
+    std::fill(phases, phases + sh * sw * phase_size, 0.0f);
+    const float* staged = nullptr;  // input plane currently in the phase planes
+#pragma omp for schedule(static)
+    for (int64_t q = 0; q < planes; ++q) {
+      const int64_t image = q / g.out_channels, oc = q % g.out_channels;
+      const float* in = input + (image * g.in_channels + oc / multiplier) * g.in_plane();
+      // With a channel multiplier, consecutive output channels read the same input plane.
+      for (int64_t iy = 0; iy < rows && in != staged; ++iy) {
+        const int64_t y = iy + g.pad_top;
+        const float* __restrict row = in + iy * g.in_w;
+        float* base = phases + (y % sh) * sw * phase_size + (y / sh) * wq;
+        for (int64_t c = 0; c < sw; ++c) {
+          const int64_t ix0 = first[static_cast<std::size_t>(c)], n = count[static_cast<std::size_t>(c)];
+          float* __restrict dst = base + c * phase_size + (ix0 + g.pad_left) / sw;
+          if (sw == 1) {
+            for (int64_t x = 0; x < n; ++x) dst[x] = row[x];
+          } else if (sw == 2) {
+            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + 2 * x];
           } else {
-            const int64_t s = g.stride_w;
-            for (int64_t x = 0; x < n; ++x) dst[x] += wv * src[x * s];
+            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + x * sw];
           }
         }
       }
+      staged = in;
+      const float* w = weights + oc * taps;
+      const float b = bias ? bias[oc] : 0.0f;
+      // Fixed-size Eigen arrays compile to whole-vector loads and multiply-adds with the
+      // accumulators held in registers (GCC would otherwise vectorise across the taps).
+      using Block = Eigen::Array<float, kDepthwiseBlock, 1>;
+      for (int64_t t0 = 0; t0 < acc_size; t0 += kDepthwiseBlock) {
+        Block a = Block::Constant(b);
+        for (int64_t k = 0; k < taps; ++k)
+          a += w[k] * Eigen::Map<const Block>(phases + tap_offset[static_cast<std::size_t>(k)] + t0);
+        Eigen::Map<Block>(acc + t0) = a;
+      }
+      float* out = output + q * g.out_plane();
+      // Plain loops: rows of 7 or 14 floats are too short for a memcpy call to pay off.
+      for (int64_t oh = 0; oh < g.out_h; ++oh)
+        for (int64_t ow = 0; ow < g.out_w; ++ow) out[oh * g.out_w + ow] = acc[oh * wq + ow];
     }
   }
 }

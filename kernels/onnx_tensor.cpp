@@ -48,7 +48,8 @@ T load_le(const char* p) {
   return value;
 }
 
-// Copies `count` little-endian elements of `size` bytes into host order.
+// Copies `count` elements of `size` bytes between little-endian (file) order and host order; the
+// conversion is its own inverse, so it serves reading and writing.
 void copy_from_le(void* dst, const char* src, std::size_t count, std::size_t size) {
   std::memcpy(dst, src, count * size);
   if (!kLittleEndianHost && size > 1) {
@@ -67,10 +68,7 @@ float bfloat16_to_float(uint16_t bits) {
 }
 
 Eigen::half half_from_bits(uint16_t bits) {
-  Eigen::half value;
-  static_assert(sizeof(Eigen::half) == sizeof(uint16_t), "Eigen::half must be 16 bits");
-  std::memcpy(&value, &bits, sizeof bits);
-  return value;
+  return Eigen::half(Eigen::half_impl::raw_uint16_to_half(bits));
 }
 
 int64_t checked_uint64(uint64_t value) {
@@ -273,6 +271,13 @@ Tensor decode_external(const TensorProto& proto, const Shape& shape, const Tenso
 std::string tensor_label(const std::string& name) { return name.empty() ? "tensor" : "tensor '" + name + "'"; }
 
 }  // namespace
+
+Tensor decode_little_endian(const char* data, std::size_t bytes, int32_t onnx_type, const Shape& shape,
+                            bool keep_float16, const char* what) {
+  if (!dtype_from_onnx(onnx_type) || raw_element_size(onnx_type) == 0)
+    throw BadInput(std::string(what) + " has data type " + onnx_type_name(onnx_type) + ", which coda does not support");
+  return decode_raw(data, bytes, onnx_type, shape, keep_float16, what);
+}
 
 std::optional<DType> dtype_from_onnx(int32_t elem_type, bool keep_float16) {
   switch (elem_type) {

@@ -27,6 +27,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& proto, const TensorProtoOption
 // Densifies a SparseTensorProto (sparse initializers, Constant's sparse_value).
 Tensor tensor_from_sparse_proto(const onnx::SparseTensorProto& proto, const TensorProtoOptions& options = {});
 
+// Decodes `bytes` little-endian elements of ONNX type `onnx_type` (any numeric type) into a
+// tensor of `shape`, widening as tensor_from_proto does; BadInput if the size does not match.
+// `what` names the data in that message ("raw_data"). Shared with the .npy reader.
+Tensor decode_little_endian(const char* data, std::size_t bytes, int32_t onnx_type, const Shape& shape,
+                            bool keep_float16, const char* what);
+
 // Float32 -> FLOAT, Float16 -> FLOAT16, Int64 -> INT64, data in raw_data (bit-exact).
 onnx::TensorProto tensor_to_proto(const Tensor& tensor, const std::string& name);
 

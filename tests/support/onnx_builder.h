@@ -97,8 +97,8 @@ class ModelBuilder {
   std::string linear(const std::string& x, int64_t in_features, int64_t out_features);
   // Reshape to a constant shape (an int64 initializer).
   std::string reshape(const std::string& x, const std::vector<int64_t>& shape);
-  // Softmax over `axis` (attribute omitted when axis == default of the model's opset is wanted: pass
-  // `explicit_axis` false).
+  // Softmax over `axis`; with `explicit_axis` false the attribute is left out, so the opset's
+  // default applies (1 with 2-D coercion before opset 13, -1 from opset 13).
   std::string softmax(const std::string& x, int64_t axis, bool explicit_axis = true);
 
   onnx::ModelProto& proto() { return model_; }
