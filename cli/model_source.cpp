@@ -15,7 +15,7 @@ Graph load_model(const std::string& spec, std::uint64_t seed) {
   if (spec.compare(0, zoo_prefix.size(), zoo_prefix) == 0) {
     ZooOptions options;
     options.seed = seed;
-    return build_zoo_model(spec.substr(zoo_prefix.size()), options);
+    return build_zoo_model_from_spec(spec.substr(zoo_prefix.size()), options);
   }
   return load_onnx(spec);
 }

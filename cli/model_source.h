@@ -11,7 +11,8 @@
 
 namespace coda::cli {
 
-// An ONNX file, or zoo:NAME for a network of the model zoo (weights initialised from `seed`).
+// An ONNX file, or zoo:NAME[?KEY=VALUE,...] for a network of the model zoo (weights initialised
+// from `seed` unless the spec gives one; see parse_zoo_spec in kernels/zoo.h).
 Graph load_model(const std::string& spec, std::uint64_t seed);
 
 // Parses "data=1x3x224x224" (or just "1x3x224x224" for the first input).

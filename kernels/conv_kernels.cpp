@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <type_traits>
@@ -56,10 +55,10 @@ void valid_outputs(int64_t extent, int64_t out, int64_t stride, int64_t offset, 
 }
 
 // im2col restricted to patch rows [row_begin, row_end); rows are written at their own index
-// relative to row_begin.
+// relative to row_begin, `ld` floats apart (by default the tile's width).
 void im2col_rows(const Conv2dGeometry& g, const float* image, int64_t pixel_begin, int64_t pixel_end,
-                 int64_t row_begin, int64_t row_end, float* columns) {
-  const int64_t width = pixel_end - pixel_begin;
+                 int64_t row_begin, int64_t row_end, float* columns, int64_t ld = -1) {
+  const int64_t width = ld >= 0 ? ld : pixel_end - pixel_begin;
   const int64_t taps = g.kernel_h * g.kernel_w;
   for (int64_t r = row_begin; r < row_end; ++r) {
     const int64_t c = r / taps, i = (r % taps) / g.kernel_w, j = r % g.kernel_w;
@@ -104,7 +103,7 @@ void im2col_rows(const Conv2dGeometry& g, const float* image, int64_t pixel_begi
 struct TilePlan {
   int64_t tile = 0;   // pixels per tile (the last tile of a plane may be shorter)
   int64_t tiles = 0;  // tiles per plane
-  bool use = false;   // false: one im2col per unit feeding Eigen's multi-threaded GEMM instead
+  bool use = false;   // false: per unit, a shared im2col and one GEMM per block of output channels
 };
 
 // Each tile's GEMM re-packs the whole weight matrix (M x K), so tiles should be wide: at 512
@@ -182,10 +181,8 @@ void conv2d_gemm(const Conv2dGeometry& g, const float* input, const float* weigh
   const int64_t tasks = g.batch * g.groups * tiles_per_plane;
 
   // One GEMM per (image, group, pixel tile), each on one thread with its own im2col block, when
-  // the tiles keep every thread busy. Otherwise (7x7 planes of late layers) one im2col per image
-  // and group feeds Eigen's multi-threaded GEMM.
-  static const int mode = getenv("CODA_MODE") ? atoi(getenv("CODA_MODE")) : 0;
-  if (mode == 1 || (mode == 0 && plan.use)) {
+  // the tiles keep every thread busy; otherwise (7x7 planes of late layers) see below.
+  if (plan.use) {
 #pragma omp parallel if (threads > 1)
     {
       std::unique_ptr<Buffer> workspace;
@@ -345,6 +342,363 @@ void conv2d(const Conv2dGeometry& g, const float* input, const float* weights, c
     conv2d_depthwise(g, input, weights, bias, output);
   } else {
     conv2d_gemm(g, input, weights, bias, output);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward passes
+
+namespace {
+
+// col2im restricted to patch rows [row_begin, row_end), reading row r at its index relative to
+// row_begin. Rows of one input channel scatter into that channel only, so callers may split the
+// rows between threads at channel boundaries.
+void col2im_rows(const Conv2dGeometry& g, const float* columns, int64_t pixel_begin, int64_t pixel_end,
+                 int64_t row_begin, int64_t row_end, float* image) {
+  const int64_t width = pixel_end - pixel_begin;
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const int64_t c = r / taps, i = (r % taps) / g.kernel_w, j = r % g.kernel_w;
+    float* plane = image + c * g.in_plane();
+    const float* src_row = columns + (r - row_begin) * width;
+    int64_t lo, hi;
+    valid_outputs(g.in_w, g.out_w, g.stride_w, j * g.dilation_w - g.pad_left, lo, hi);
+    const int64_t col_offset = j * g.dilation_w - g.pad_left;
+    int64_t p = pixel_begin;
+    while (p < pixel_end) {
+      const int64_t oh = p / g.out_w, ow0 = p % g.out_w;
+      const int64_t ow1 = std::min(g.out_w, ow0 + (pixel_end - p));
+      const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dilation_h;
+      if (ih >= 0 && ih < g.in_h) {
+        const int64_t a = std::clamp(lo, ow0, ow1), b = std::clamp(hi, a, ow1);
+        if (b > a) {
+          float* __restrict d = plane + ih * g.in_w + a * g.stride_w + col_offset;
+          const float* __restrict s = src_row + (p - pixel_begin) + (a - ow0);
+          const int64_t n = b - a;
+          if (g.stride_w == 1) {
+            for (int64_t x = 0; x < n; ++x) d[x] += s[x];
+          } else if (g.stride_w == 2) {
+            for (int64_t x = 0; x < n; ++x) d[2 * x] += s[x];
+          } else {
+            for (int64_t x = 0; x < n; ++x) d[x * g.stride_w] += s[x];
+          }
+        }
+      }
+      p += ow1 - ow0;
+    }
+  }
+}
+
+// Columns per GEMM of the backward passes: about kTargetTile, fewer when a block of `rows` rows
+// would outgrow kMaxTileBytes.
+int64_t backward_columns(int64_t rows) {
+  const int64_t by_bytes = kMaxTileBytes / (std::max<int64_t>(rows, 1) * static_cast<int64_t>(sizeof(float)));
+  return std::max<int64_t>(kMinTile, std::min(kTargetTile, by_bytes));
+}
+
+// Pixel tiles of a plane for column blocks of `rows` rows: the whole plane when it is small,
+// else near-equal tiles of whole AVX-512 vectors.
+int64_t backward_tile(int64_t rows, int64_t plane) {
+  const int64_t target = backward_columns(rows);
+  if (plane <= target) return plane;
+  const int64_t tiles = (plane + target - 1) / target;
+  return ((plane + tiles - 1) / tiles + 15) / 16 * 16;
+}
+
+// Depthwise input gradient by direct loops, one (image, input channel) plane per task: every
+// output channel of the group scatters its taps into the plane.
+void depthwise_backward_input(const Conv2dGeometry& g, const float* grad_output, const float* weights,
+                              float* grad_input) {
+  const int64_t multiplier = g.out_channels / g.groups;
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t planes = g.batch * g.in_channels;
+  const int64_t sw = g.stride_w;
+  std::vector<int64_t> lo(static_cast<std::size_t>(g.kernel_w)), hi(static_cast<std::size_t>(g.kernel_w));
+  for (int64_t j = 0; j < g.kernel_w; ++j)
+    valid_outputs(g.in_w, g.out_w, sw, j * g.dilation_w - g.pad_left, lo[static_cast<std::size_t>(j)],
+                  hi[static_cast<std::size_t>(j)]);
+#pragma omp parallel for schedule(static) if (planes > 1 && !omp_in_parallel())
+  for (int64_t q = 0; q < planes; ++q) {
+    const int64_t image = q / g.in_channels, c = q % g.in_channels;
+    float* dx = grad_input + q * g.in_plane();
+    std::fill(dx, dx + g.in_plane(), 0.0f);
+    for (int64_t o = c * multiplier; o < (c + 1) * multiplier; ++o) {
+      const float* dy = grad_output + (image * g.out_channels + o) * g.out_plane();
+      for (int64_t i = 0; i < g.kernel_h; ++i)
+        for (int64_t j = 0; j < g.kernel_w; ++j) {
+          const float w = weights[o * taps + i * g.kernel_w + j];
+          const int64_t a = lo[static_cast<std::size_t>(j)], b = hi[static_cast<std::size_t>(j)];
+          const int64_t col_offset = j * g.dilation_w - g.pad_left;
+          for (int64_t oh = 0; oh < g.out_h; ++oh) {
+            const int64_t ih = oh * g.stride_h - g.pad_top + i * g.dilation_h;
+            if (ih < 0 || ih >= g.in_h) continue;
+            float* __restrict d = dx + ih * g.in_w + col_offset;
+            const float* __restrict s = dy + oh * g.out_w;
+            if (sw == 1) {
+              for (int64_t x = a; x < b; ++x) d[x] += w * s[x];
+            } else {
+              for (int64_t x = a; x < b; ++x) d[x * sw] += w * s[x];
+            }
+          }
+        }
+    }
+  }
+}
+
+// Depthwise weight gradient, one output channel per task. As in conv2d_depthwise, the padded
+// input plane is split into stride_h x stride_w phase planes wq wide, where output (oh, ow) of
+// tap (i, j) reads one flat offset per tap from oh*wq + ow; the output gradient is laid out on
+// the same wq-wide rows with zeros in the extra columns. Each tap's gradient for one image is
+// then a single long dot product (Eigen's, vectorised, in a fixed order), summed over images in
+// double.
+void depthwise_backward_weights(const Conv2dGeometry& g, const float* input, const float* grad_output,
+                                float* grad_weights) {
+  const int64_t multiplier = g.out_channels / g.groups;
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t sh = g.stride_h, sw = g.stride_w;
+  const int64_t ph = (g.out_h - 1) * sh + (g.kernel_h - 1) * g.dilation_h + 1;
+  const int64_t pw = (g.out_w - 1) * sw + (g.kernel_w - 1) * g.dilation_w + 1;
+  const int64_t hq = (ph + sh - 1) / sh, wq = (pw + sw - 1) / sw;
+  const int64_t length = g.out_h * wq;
+  // A tap's sweep ends at most wq - 1 + (kernel_w - 1) * dilation_w / stride_w <= 2 wq elements
+  // past the last full row of its phase plane.
+  const int64_t phase_size = hq * wq + 2 * wq;
+  std::vector<int64_t> tap_offset;
+  for (int64_t i = 0; i < g.kernel_h; ++i)
+    for (int64_t j = 0; j < g.kernel_w; ++j) {
+      const int64_t ry = (i * g.dilation_h) % sh, qy = (i * g.dilation_h) / sh;
+      const int64_t rx = (j * g.dilation_w) % sw, qx = (j * g.dilation_w) / sw;
+      tap_offset.push_back((ry * sw + rx) * phase_size + qy * wq + qx);
+    }
+  const int64_t rows = std::min(g.in_h, ph - g.pad_top), cols = std::min(g.in_w, pw - g.pad_left);
+  std::vector<int64_t> first(static_cast<std::size_t>(sw)), count(static_cast<std::size_t>(sw));
+  for (int64_t c = 0; c < sw; ++c) {
+    const int64_t ix0 = ((c - g.pad_left) % sw + sw) % sw;
+    first[static_cast<std::size_t>(c)] = ix0;
+    count[static_cast<std::size_t>(c)] = ix0 < cols ? (cols - ix0 + sw - 1) / sw : 0;
+  }
+  using Vector = Eigen::Matrix<float, Eigen::Dynamic, 1>;
+#pragma omp parallel if (g.out_channels > 1 && !omp_in_parallel())
+  {
+    Buffer phase_buffer(static_cast<std::size_t>(sh * sw * phase_size) * sizeof(float));
+    Buffer dy_buffer(static_cast<std::size_t>(length) * sizeof(float));
+    auto* phases = static_cast<float*>(phase_buffer.data());
+    auto* dy_rows = static_cast<float*>(dy_buffer.data());
+    // Every plane writes the same positions, so padding and extra columns stay zero.
+    std::fill(phases, phases + sh * sw * phase_size, 0.0f);
+    std::fill(dy_rows, dy_rows + length, 0.0f);
+    std::vector<double> sums(static_cast<std::size_t>(taps));
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < g.out_channels; ++o) {
+      std::fill(sums.begin(), sums.end(), 0.0);
+      for (int64_t image = 0; image < g.batch; ++image) {
+        const float* in = input + (image * g.in_channels + o / multiplier) * g.in_plane();
+        for (int64_t iy = 0; iy < rows; ++iy) {
+          const int64_t y = iy + g.pad_top;
+          const float* __restrict row = in + iy * g.in_w;
+          float* base = phases + (y % sh) * sw * phase_size + (y / sh) * wq;
+          for (int64_t c = 0; c < sw; ++c) {
+            const int64_t ix0 = first[static_cast<std::size_t>(c)], n = count[static_cast<std::size_t>(c)];
+            float* __restrict dst = base + c * phase_size + (ix0 + g.pad_left) / sw;
+            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + x * sw];
+          }
+        }
+        const float* dy = grad_output + (image * g.out_channels + o) * g.out_plane();
+        for (int64_t oh = 0; oh < g.out_h; ++oh)
+          std::copy(dy + oh * g.out_w, dy + (oh + 1) * g.out_w, dy_rows + oh * wq);
+        const Eigen::Map<const Vector> d(dy_rows, length);
+        for (int64_t k = 0; k < taps; ++k)
+          sums[static_cast<std::size_t>(k)] +=
+              d.dot(Eigen::Map<const Vector>(phases + tap_offset[static_cast<std::size_t>(k)], length));
+      }
+      for (int64_t k = 0; k < taps; ++k) grad_weights[o * taps + k] = static_cast<float>(sums[static_cast<std::size_t>(k)]);
+    }
+  }
+}
+
+}  // namespace
+
+void col2im(const Conv2dGeometry& g, const float* columns, int64_t pixel_begin, int64_t pixel_end, float* image) {
+  col2im_rows(g, columns, pixel_begin, pixel_end, 0, g.patch_size(), image);
+}
+
+void conv2d_backward_input(const Conv2dGeometry& g, const float* grad_output, const float* weights,
+                           float* grad_input) {
+  const int64_t M = g.out_channels_per_group(), K = g.patch_size(), P = g.out_plane();
+  const int64_t in_size = g.batch * g.in_channels * g.in_plane();
+  if (K == 0 || M == 0 || P == 0) {
+    std::fill(grad_input, grad_input + in_size, 0.0f);
+    return;
+  }
+  const int64_t taps = g.kernel_h * g.kernel_w;
+  const int64_t cg = g.in_channels_per_group();
+  const int64_t multiplier = g.out_channels / g.groups;
+  // Transposed convolution as a plain one: input row ih gathers output rows
+  // oh = ih + pad' - i'*dilation with i' = kernel - 1 - i and pad' = (kernel - 1)*dilation - pad,
+  // valid while pad' >= 0 (bottom and right padding then follow from the extents).
+  const bool as_convolution = g.stride_h == 1 && g.stride_w == 1 &&
+                              g.pad_top <= (g.kernel_h - 1) * g.dilation_h &&
+                              g.pad_left <= (g.kernel_w - 1) * g.dilation_w && !(g.is_depthwise() && multiplier > 1);
+  if (as_convolution) {
+    Conv2dGeometry t = g;
+    t.in_channels = g.out_channels;
+    t.in_h = g.out_h;
+    t.in_w = g.out_w;
+    t.out_channels = g.in_channels;
+    t.out_h = g.in_h;
+    t.out_w = g.in_w;
+    t.pad_top = (g.kernel_h - 1) * g.dilation_h - g.pad_top;
+    t.pad_left = (g.kernel_w - 1) * g.dilation_w - g.pad_left;
+    // Transposed weights (in_channels, out_channels/groups, kh, kw), each kernel rotated 180 degrees.
+    Buffer flipped_buffer(static_cast<std::size_t>(g.in_channels * M * taps) * sizeof(float));
+    auto* flipped = static_cast<float*>(flipped_buffer.data());
+    for (int64_t group = 0; group < g.groups; ++group)
+      for (int64_t o = 0; o < M; ++o)
+        for (int64_t c = 0; c < cg; ++c) {
+          const float* src = weights + ((group * M + o) * cg + c) * taps;
+          float* dst = flipped + ((group * cg + c) * M + o) * taps;
+          for (int64_t k = 0; k < taps; ++k) dst[taps - 1 - k] = src[k];
+        }
+    conv2d(t, grad_output, flipped, nullptr, grad_input);
+    return;
+  }
+  if (g.is_depthwise()) {
+    depthwise_backward_input(g, grad_output, weights, grad_input);
+    return;
+  }
+
+  // Strided: per image and group, columns = W_g^T x dY (K x tile), scattered back by col2im.
+  const int64_t in_group = cg * g.in_plane();
+  const int64_t units = g.batch * g.groups;
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (units >= threads) {
+    const int64_t tile = backward_tile(K, P);
+#pragma omp parallel if (threads > 1)
+    {
+      Buffer workspace(static_cast<std::size_t>(K * tile) * sizeof(float));
+      auto* columns = static_cast<float*>(workspace.data());
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t u = 0; u < units; ++u) {
+        const int64_t image = u / g.groups, group = u % g.groups;
+        float* dx = grad_input + (image * g.groups + group) * in_group;
+        std::fill(dx, dx + in_group, 0.0f);
+        const float* dy = grad_output + (image * g.out_channels + group * M) * P;
+        for (int64_t p0 = 0; p0 < P; p0 += tile) {
+          const int64_t p1 = std::min(P, p0 + tile);
+          sgemm(true, false, K, p1 - p0, M, 1.0f, weights + group * M * K, K, dy + p0, P, 0.0f, columns, p1 - p0);
+          col2im(g, columns, p0, p1, dx);
+        }
+      }
+    }
+    return;
+  }
+  // Fewer images x groups than threads: Eigen's multi-threaded GEMM for the columns of the
+  // whole plane, then the threads scatter disjoint channels.
+  Buffer workspace(static_cast<std::size_t>(K * P) * sizeof(float));
+  auto* columns = static_cast<float*>(workspace.data());
+  for (int64_t u = 0; u < units; ++u) {
+    const int64_t image = u / g.groups, group = u % g.groups;
+    float* dx = grad_input + (image * g.groups + group) * in_group;
+    std::fill(dx, dx + in_group, 0.0f);
+    sgemm(true, false, K, P, M, 1.0f, weights + group * M * K, K,
+          grad_output + (image * g.out_channels + group * M) * P, P, 0.0f, columns, P);
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t c = 0; c < cg; ++c)
+      col2im_rows(g, columns + c * taps * P, 0, P, c * taps, (c + 1) * taps, dx);
+  }
+}
+
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* input, const float* grad_output,
+                             float* grad_weights, float* grad_bias) {
+  const int64_t M = g.out_channels_per_group(), K = g.patch_size(), P = g.out_plane();
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (grad_bias) {
+    // Per output channel, a float sum per plane (vectorised) and a double sum over images.
+    using Vector = Eigen::Matrix<float, Eigen::Dynamic, 1>;
+#pragma omp parallel for schedule(static) if (threads > 1 && g.out_channels > 1)
+    for (int64_t o = 0; o < g.out_channels; ++o) {
+      double sum = 0.0;
+      for (int64_t image = 0; image < g.batch; ++image)
+        sum += Eigen::Map<const Vector>(grad_output + (image * g.out_channels + o) * P, P).sum();
+      grad_bias[o] = static_cast<float>(sum);
+    }
+  }
+  if (!grad_weights || K == 0 || M == 0) return;
+  if (g.is_depthwise()) {
+    depthwise_backward_weights(g, input, grad_output, grad_weights);
+    return;
+  }
+  const int64_t in_group = g.in_channels_per_group() * g.in_plane();
+  // Tasks: (group, slice of patch rows); each sums its M x slice block of dW over every image in
+  // order, so no two threads ever add into the same element. Slices keep at least 8 rows.
+  const int64_t slices = std::max<int64_t>(
+      1, std::min<int64_t>((threads + g.groups - 1) / g.groups, K / 8));
+  const int64_t slice_rows = (K + slices - 1) / slices;
+  const int64_t tasks = g.groups * slices;
+  // Columns per GEMM: tiles of a large plane, or several whole small planes side by side (their
+  // output gradients packed into one M x width block), so each GEMM has a long inner dimension.
+  const int64_t tile = backward_tile(slice_rows, P);
+  const int64_t images_per_chunk =
+      tile < P ? 1 : std::clamp<int64_t>(backward_columns(slice_rows) / P, 1, std::max<int64_t>(g.batch, 1));
+  const int64_t width = tile < P ? tile : images_per_chunk * P;
+  const bool pack = images_per_chunk > 1;
+  // Few output channels make a short, inefficient GEMM panel (Eigen's register block is 48 rows
+  // on AVX-512); then the transposed product col x dY^T (slice x M) is accumulated instead and
+  // transposed once at the end.
+  const bool transposed = M < 48 && slice_rows > M;
+#pragma omp parallel if (threads > 1 && tasks > 1)
+  {
+    Buffer column_buffer(static_cast<std::size_t>(slice_rows * width) * sizeof(float));
+    Buffer packed_buffer(pack ? static_cast<std::size_t>(M * width) * sizeof(float) : 1);
+    Buffer transposed_buffer(transposed ? static_cast<std::size_t>(slice_rows * M) * sizeof(float) : 1);
+    auto* columns = static_cast<float*>(column_buffer.data());
+    auto* packed = static_cast<float*>(packed_buffer.data());
+    auto* acc = static_cast<float*>(transposed_buffer.data());
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tasks; ++t) {
+      const int64_t group = t / slices;
+      const int64_t k0 = (t % slices) * slice_rows, k1 = std::min(K, k0 + slice_rows);
+      if (k0 >= k1) continue;
+      float* dw = grad_weights + group * M * K + k0;
+      if (transposed) {
+        std::fill(acc, acc + (k1 - k0) * M, 0.0f);
+      } else {
+        for (int64_t m = 0; m < M; ++m) std::fill(dw + m * K, dw + m * K + (k1 - k0), 0.0f);
+      }
+      for (int64_t image = 0; image < g.batch; image += images_per_chunk) {
+        const int64_t images = std::min(images_per_chunk, g.batch - image);
+        for (int64_t p0 = 0; p0 < P; p0 += width) {
+          const int64_t p1 = pack ? P : std::min(P, p0 + width);
+          const int64_t cols = pack ? images * P : p1 - p0;
+          const float* dy;
+          int64_t ldy;
+          if (pack) {
+            for (int64_t m = 0; m < M; ++m)
+              for (int64_t k = 0; k < images; ++k)
+                std::memcpy(packed + m * cols + k * P,
+                            grad_output + ((image + k) * g.out_channels + group * M + m) * P,
+                            static_cast<std::size_t>(P) * sizeof(float));
+            for (int64_t k = 0; k < images; ++k)
+              im2col_rows(g, input + ((image + k) * g.groups + group) * in_group, 0, P, k0, k1, columns + k * P,
+                          cols);
+            dy = packed;
+            ldy = cols;
+          } else {
+            im2col_rows(g, input + (image * g.groups + group) * in_group, p0, p1, k0, k1, columns);
+            dy = grad_output + (image * g.out_channels + group * M) * P + p0;
+            ldy = P;
+          }
+          if (transposed) {
+            sgemm(false, true, k1 - k0, M, cols, 1.0f, columns, cols, dy, ldy, 1.0f, acc, M);
+          } else {
+            sgemm(false, true, M, k1 - k0, cols, 1.0f, dy, ldy, columns, cols, 1.0f, dw, K);
+          }
+        }
+      }
+      if (transposed)
+        for (int64_t m = 0; m < M; ++m)
+          for (int64_t k = 0; k < k1 - k0; ++k) dw[m * K + k] = acc[k * M + m];
+    }
   }
 }
 

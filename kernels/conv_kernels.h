@@ -58,4 +58,31 @@ void conv2d_gemm(const Conv2dGeometry& g, const float* input, const float* weigh
 void conv2d_depthwise(const Conv2dGeometry& g, const float* input, const float* weights, const float* bias,
                       float* output);
 
+// ---------------------------------------------------------------------------------------------
+// Backward passes (training). Both use coda::thread_count() threads (one when called inside an
+// OpenMP parallel region) and are bit-reproducible for a given thread count: every output
+// element is summed by one thread in an order fixed by the geometry and the thread count, never
+// through atomics or a reduction whose order depends on scheduling.
+
+// Adjoint of im2col: adds every element of `columns` (laid out as im2col writes it for output
+// pixels [pixel_begin, pixel_end)) into the input position it was read from; elements that im2col
+// read from padding are dropped. `image` points at the group's first input channel and is
+// accumulated into, not overwritten.
+void col2im(const Conv2dGeometry& g, const float* columns, int64_t pixel_begin, int64_t pixel_end, float* image);
+
+// dL/dinput (batch, in_channels, in_h, in_w) of conv2d from dL/doutput (batch, out_channels,
+// out_h, out_w); overwrites grad_input. With unit strides it is the convolution of the output
+// gradient with the spatially flipped, transposed weights (run by conv2d); otherwise each image
+// and group multiplies W^T by its output gradient and scatters the columns back with col2im.
+// Depthwise layers use direct loops.
+void conv2d_backward_input(const Conv2dGeometry& g, const float* grad_output, const float* weights,
+                           float* grad_input);
+
+// dL/dweights (out_channels, in_channels/groups, kernel_h, kernel_w) and dL/dbias (out_channels)
+// of conv2d; either pointer may be null to skip it. Both are overwritten. The weight gradient of
+// group g is sum over images of dY_g x im2col(X_g)^T; the threads split its columns (the patch
+// rows), each summing over all images in order.
+void conv2d_backward_weights(const Conv2dGeometry& g, const float* input, const float* grad_output,
+                             float* grad_weights, float* grad_bias);
+
 }  // namespace coda

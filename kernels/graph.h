@@ -62,6 +62,9 @@ class Graph {
   std::vector<Node> nodes;   // kept in topological order (see sort_topologically)
   std::vector<int> inputs;   // value ids of the graph inputs a caller must bind (no initializers)
   std::vector<int> outputs;  // value ids of the graph outputs
+  // Free-form key/value pairs kept through ONNX import/export (ModelProto.metadata_props), e.g.
+  // the input preprocessing a model was trained with.
+  std::map<std::string, std::string> metadata;
 
   // Adds a value (or returns the existing one of that name).
   int value_id(const std::string& value_name);

@@ -73,6 +73,11 @@ onnx::ModelProto build_model(const Graph& graph) {
   onnx::ModelProto model;
   model.set_ir_version(kIrVersion);
   model.set_producer_name("coda");
+  for (const auto& entry : graph.metadata) {
+    auto* prop = model.add_metadata_props();
+    prop->set_key(entry.first);
+    prop->set_value(entry.second);
+  }
   int opset = 0;
   for (const Node& node : graph.nodes) opset = std::max(opset, node.opset);
   auto* import = model.add_opset_import();

@@ -81,6 +81,7 @@ class Importer {
     // Op support is checked before any weight is decoded, so an unsupported model fails at once.
     check_nodes(graph);
     graph_.name = graph.name();
+    for (const auto& prop : model.metadata_props()) graph_.metadata[prop.key()] = prop.value();
     read_initializers(*model.mutable_graph());
     read_inputs(graph);
     read_nodes(graph);

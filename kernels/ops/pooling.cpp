@@ -179,24 +179,24 @@ class AveragePoolOp : public OpKernel {
     const bool include_pad = ctx.attrs().get_int("count_include_pad", 0) != 0;
     const std::vector<int64_t> dh = divisors(g.h, include_pad), dw = divisors(g.w, include_pad);
     const int64_t out_plane = g.h.out * g.w.out;
-    std::vector<float> scale(static_cast<std::size_t>(out_plane));
+    std::vector<float> divisor(static_cast<std::size_t>(out_plane));
     for (int64_t oh = 0; oh < g.h.out; ++oh)
       for (int64_t ow = 0; ow < g.w.out; ++ow) {
         const int64_t n = dh[static_cast<std::size_t>(oh)] * dw[static_cast<std::size_t>(ow)];
-        // A window with no counted tap averages nothing; its sum is 0 and so is its output.
-        scale[static_cast<std::size_t>(oh * g.w.out + ow)] = n > 0 ? 1.0f / static_cast<float>(n) : 0.0f;
+        // A window with no counted tap averages nothing: its sum is 0 and so is its output.
+        divisor[static_cast<std::size_t>(oh * g.w.out + ow)] = static_cast<float>(std::max<int64_t>(n, 1));
       }
 #pragma omp parallel for schedule(static) if (g.planes * out_plane >= kParallelMin && !omp_in_parallel())
     for (int64_t p = 0; p < g.planes; ++p) {
       float* out = y + p * out_plane;
-      for (int64_t i = 0; i < out_plane; ++i) out[i] *= scale[static_cast<std::size_t>(i)];
+      for (int64_t i = 0; i < out_plane; ++i) out[i] /= divisor[static_cast<std::size_t>(i)];
     }
   }
 
   void count(const InferContext& ctx, const std::vector<TensorInfo>& outputs, OpCost& cost) const override {
     PoolGeometry g = pool_geometry(ctx.node(), ctx.shape(0));
     const int64_t outs = element_count(outputs[0].shape);
-    cost.flops += outs * g.kernel_elements() + outs;  // one add per tap, one scaling per output
+    cost.flops += outs * g.kernel_elements() + outs;  // one add per tap, one division per output
   }
 };
 

@@ -259,8 +259,9 @@ TEST(ComputeOps, Conv1dMatchesNaiveOverRandomParameters) {
   for (int t = 0; t < 150; ++t) check_conv(random_conv(rng, true), rng);
 }
 
-// Shapes large enough to exercise both GEMM strategies (per-tile tasks and one multi-threaded
-// GEMM per image), the pointwise path without im2col, and batches, on 1 and on all threads.
+// Shapes large enough to exercise both GEMM strategies (a task per pixel tile; a shared im2col
+// and a task per block of output channels for small planes), the pointwise path without im2col,
+// groups and batches, on 1 and on all threads.
 TEST(ComputeOps, ConvLargeShapesOnOneAndAllThreads) {
   ThreadGuard guard;
   std::mt19937 rng(99);
@@ -284,6 +285,12 @@ TEST(ComputeOps, ConvLargeShapesOnOneAndAllThreads) {
   ConvCase f;  // 7x7 stride 2 stem
   f.cin_g = 3, f.cout_g = 16, f.in_h = 64, f.in_w = 64, f.k_h = f.k_w = 7, f.s_h = f.s_w = 2, f.auto_pad = "SAME_UPPER";
   cases.push_back(f);
+  ConvCase h;  // small plane, pointwise: output-channel blocks reading the input directly
+  h.cin_g = 64, h.cout_g = 100, h.in_h = 5, h.in_w = 5;
+  cases.push_back(h);
+  ConvCase i;  // small plane, groups
+  i.groups = 3, i.cin_g = 20, i.cout_g = 60, i.in_h = 6, i.in_w = 5, i.k_h = i.k_w = 3, i.pt = i.pl = i.pb = i.pr = 1;
+  cases.push_back(i);
   for (int threads : {1, 0}) {
     set_thread_count(threads);
     for (const ConvCase& cc : cases) check_conv(cc, rng);

