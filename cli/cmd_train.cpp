@@ -84,7 +84,7 @@ class TrainCommand : public Command {
     } else {
       graph = load_model(model_, common.seed);
     }
-    auto at = data_.find('@');
+    auto at = data_.rfind('@');
     if (at != std::string::npos)
       graph.metadata["coda.preprocess"] = ImageTransform::parse(data_.substr(at + 1), data_).to_string();
 

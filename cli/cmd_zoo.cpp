@@ -9,7 +9,6 @@
 
 #include "cli/command.h"
 #include "cli/model_source.h"
-#include "kernels/error.h"
 #include "kernels/executor.h"
 #include "kernels/zoo.h"
 
@@ -68,7 +67,10 @@ class ZooCommand : public Command {
       std::vector<ZooEntry> chosen;
       for (const std::string& n : names_) {
         auto it = std::find_if(entries.begin(), entries.end(), [&](const ZooEntry& e) { return e.name == n; });
-        if (it == entries.end()) build_zoo_model(n, base);  // throws BadInput listing the known names
+        if (it == entries.end()) {
+          build_zoo_model(n, base);  // throws BadInput listing the known names
+          continue;
+        }
         chosen.push_back(*it);
       }
       entries = chosen;

@@ -53,12 +53,12 @@ int GraphBuilder::conv(int x, const ConvSpec& spec, const std::string& name) {
                            " groups do not divide " + std::to_string(in[1]) + " -> " +
                            std::to_string(spec.out_channels) + " channels");
   const int64_t pad = spec.pad < 0 ? spec.kernel / 2 : spec.pad;
-  const int64_t cin_per_group = in[1] / spec.groups;
-  const int64_t oh = (in[2] + 2 * pad - spec.kernel) / spec.stride + 1;
-  const int64_t ow = (in[3] + 2 * pad - spec.kernel) / spec.stride + 1;
   if (in[2] + 2 * pad < spec.kernel || in[3] + 2 * pad < spec.kernel)
     throw BadInput("conv '" + name + "': a " + std::to_string(spec.kernel) + "x" + std::to_string(spec.kernel) +
                    " kernel does not fit the " + std::to_string(in[2]) + "x" + std::to_string(in[3]) + " input");
+  const int64_t cin_per_group = in[1] / spec.groups;
+  const int64_t oh = (in[2] + 2 * pad - spec.kernel) / spec.stride + 1;
+  const int64_t ow = (in[3] + 2 * pad - spec.kernel) / spec.stride + 1;
   int w = he_weights(name + ".weight", {spec.out_channels, cin_per_group, spec.kernel, spec.kernel},
                      cin_per_group * spec.kernel * spec.kernel);
   std::vector<int> inputs{x, w};

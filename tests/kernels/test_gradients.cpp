@@ -271,6 +271,22 @@ TEST(Gradients, ConvRectangularKernelMixedStridesAndDilations) {
   check_conv(p, 4);
 }
 
+// With 16 or more input channels per group and unit strides the input gradient is computed as a
+// transposed convolution; with fewer, through col2im.
+TEST(Gradients, ConvManyInputChannels) {
+  ConvParams p;
+  p.batch = 1;
+  p.cin = 16;
+  p.spatial = {5, 5};
+  p.pads = {1, 0, 2, 1};
+  check_conv(p, 18);
+  p.cin = 32;
+  p.groups = 2;
+  p.dilations = {2, 1};
+  p.pads = {2, 1, 1, 1};
+  check_conv(p, 19);
+}
+
 TEST(Gradients, ConvGrouped) {
   ConvParams p;
   p.cin = 4;
@@ -413,6 +429,8 @@ TEST(Gradients, ConvLargerShapesMatchNaiveLoopsOnSeveralThreadCounts) {
       geometry(1, 6, 9, 1, 30, 30, 3, 2, 1),    // strided, one image: the threads share each plane
       geometry(2, 8, 12, 2, 12, 12, 3, 2, 0),   // strided groups
       geometry(3, 16, 8, 1, 9, 9, 1, 1, 0),     // pointwise
+      geometry(2, 16, 12, 1, 13, 11, 3, 1, 1),  // unit stride, 16 channels: the transposed convolution
+      geometry(2, 32, 8, 2, 10, 10, 3, 1, 2, 2),  // the same, grouped and dilated
       geometry(2, 12, 12, 12, 20, 20, 3, 1, 1), // depthwise
       geometry(2, 12, 24, 12, 15, 15, 5, 2, 2, 2),
   };
