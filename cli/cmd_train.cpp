@@ -24,7 +24,7 @@ namespace {
 // "fashion-mnist@pad=2" with split "train" -> "fashion-mnist:train@pad=2"; specs that name files
 // (idx:, npy:) or already carry a split are left alone.
 std::string with_split(const std::string& spec, const std::string& split) {
-  auto at = spec.find('@');
+  auto at = spec.rfind('@');
   std::string base = spec.substr(0, at), rest = at == std::string::npos ? "" : spec.substr(at);
   auto ends_with = [&](const std::string& s) {
     return base.size() >= s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0;

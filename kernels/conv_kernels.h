@@ -71,10 +71,11 @@ void conv2d_depthwise(const Conv2dGeometry& g, const float* input, const float* 
 void col2im(const Conv2dGeometry& g, const float* columns, int64_t pixel_begin, int64_t pixel_end, float* image);
 
 // dL/dinput (batch, in_channels, in_h, in_w) of conv2d from dL/doutput (batch, out_channels,
-// out_h, out_w); overwrites grad_input. With unit strides it is the convolution of the output
-// gradient with the spatially flipped, transposed weights (run by conv2d); otherwise each image
-// and group multiplies W^T by its output gradient and scatters the columns back with col2im.
-// Depthwise layers use direct loops.
+// out_h, out_w); overwrites grad_input. With unit strides and at least 16 input channels per
+// group (or depthwise without multiplier) it is the convolution of the output gradient with the
+// spatially flipped, transposed weights, run by conv2d; otherwise each image and group
+// multiplies W^T by its output gradient and scatters the columns back with col2im, or, for
+// depthwise layers, direct loops scatter each tap.
 void conv2d_backward_input(const Conv2dGeometry& g, const float* grad_output, const float* weights,
                            float* grad_input);
 
