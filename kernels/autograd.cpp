@@ -1,5 +1,6 @@
 #include "kernels/autograd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -57,6 +58,21 @@ const Tensor* BackwardContext::output_grad(int i) const { return at(output_grads
 Tensor* BackwardContext::input_grad(int i) const { return at(input_grads_, i); }
 
 void BackwardContext::fail(const std::string& message) const { throw BadInput(node_.describe() + ": " + message); }
+
+void zero_gradient(Tensor* grad) {
+  if (grad) std::fill(grad->f32(), grad->f32() + grad->size(), 0.0f);
+}
+
+bool unary_gradients(const BackwardContext& ctx, Tensor*& dx, const Tensor*& dy) {
+  dx = ctx.input_grad(0);
+  dy = ctx.output_grad(0);
+  if (!dx) return false;
+  if (!dy) {
+    zero_gradient(dx);
+    return false;
+  }
+  return true;
+}
 
 void GradKernel::forward_train(const TrainForwardContext& ctx) const {
   require_op(ctx.node()).run(ctx.as_run_context());

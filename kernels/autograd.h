@@ -79,6 +79,14 @@ class BackwardContext {
   const std::vector<Tensor>& saved_;
 };
 
+// Fills a gradient with zeros; null (no gradient wanted) is ignored.
+void zero_gradient(Tensor* grad);
+
+// The common start of a backward pass with one differentiable input: dx = input_grad(0) and dy =
+// output_grad(0). Returns false when nothing is left to do: input 0 takes no gradient, or the
+// output does not reach the loss (dx is then zeroed).
+bool unary_gradients(const BackwardContext& ctx, Tensor*& dx, const Tensor*& dy);
+
 class GradKernel {
  public:
   virtual ~GradKernel() = default;

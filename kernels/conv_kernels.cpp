@@ -8,12 +8,9 @@
 #include <type_traits>
 #include <vector>
 
-// GCC 12 reports its own AVX-512 intrinsics (the `__m512 __Y = __Y;` idiom of _mm512_undefined)
-// as maybe-uninitialized once Eigen's GEMM kernel is inlined here; the warning is about the
-// compiler's header, not this code (GCC bug 105593).
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 
+#include "kernels/ops/window.h"
 #include "kernels/tensor.h"
 
 namespace coda {
@@ -48,10 +45,26 @@ void sgemm_typed(int64_t m, int64_t n, int64_t k, float alpha, const float* a, i
 // [0, extent): the part of a row that reads real data rather than padding.
 void valid_outputs(int64_t extent, int64_t out, int64_t stride, int64_t offset, int64_t& lo, int64_t& hi) {
   // offset = tap*dilation - pad; need 0 <= o*stride + offset <= extent - 1.
-  auto ceil_div = [](int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
-  auto floor_div = [](int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); };
   lo = std::clamp<int64_t>(ceil_div(-offset, stride), 0, out);
   hi = std::clamp<int64_t>(floor_div(extent - 1 - offset, stride) + 1, lo, out);
+}
+
+// The phase-plane layout (kernels/ops/window.h) of the input planes of a depthwise convolution.
+PhasePlanes phase_planes(const Conv2dGeometry& g, int64_t extra_rows, int64_t extra_floats) {
+  WindowAxis h, w;
+  h.in = g.in_h;
+  h.kernel = g.kernel_h;
+  h.stride = g.stride_h;
+  h.dilation = g.dilation_h;
+  h.pad_begin = g.pad_top;
+  h.out = g.out_h;
+  w.in = g.in_w;
+  w.kernel = g.kernel_w;
+  w.stride = g.stride_w;
+  w.dilation = g.dilation_w;
+  w.pad_begin = g.pad_left;
+  w.out = g.out_w;
+  return PhasePlanes(h, w, extra_rows, extra_floats);
 }
 
 // im2col restricted to patch rows [row_begin, row_end); rows are written at their own index
@@ -252,71 +265,35 @@ constexpr int64_t kDepthwiseBlock = 64;
 
 void conv2d_depthwise(const Conv2dGeometry& g, const float* input, const float* weights, const float* bias,
                       float* output) {
-  // Each plane is computed on a "virtual" row width: the zero-padded input is split into
-  // stride_h x stride_w phase planes (phase (r, c) holds padded[r + stride_h*y][c + stride_w*x]),
-  // each wq wide. Output pixel (oh, ow) then reads phase planes at flat offset oh*wq + ow plus a
-  // per-tap constant, so every tap is one long contiguous multiply-add over out_h*wq elements,
-  // whatever the width, stride, dilation or padding. The wq - out_w extra columns per row are
+  // Each plane is computed on the phase planes of its zero-padded input (PhasePlanes in
+  // kernels/ops/window.h): every tap is one long contiguous multiply-add over out_h*wq elements,
+  // whatever the width, stride, dilation or padding, and the wq - out_w extra columns per row are
   // computed and dropped.
   const int64_t multiplier = g.out_channels / g.groups;
   const int64_t taps = g.kernel_h * g.kernel_w;
-  const int64_t sh = g.stride_h, sw = g.stride_w;
-  // Extent of the padded input that the windows read, starting at (-pad_top, -pad_left).
-  const int64_t ph = (g.out_h - 1) * sh + (g.kernel_h - 1) * g.dilation_h + 1;
-  const int64_t pw = (g.out_w - 1) * sw + (g.kernel_w - 1) * g.dilation_w + 1;
-  const int64_t hq = (ph + sh - 1) / sh, wq = (pw + sw - 1) / sw;
   // Outputs are accumulated kDepthwiseBlock at a time in registers across all taps (one store
   // per output instead of one per tap). The last block's extra elements and a dropped column's
   // taps read up to wq + kDepthwiseBlock elements past a phase plane.
+  const PhasePlanes layout = phase_planes(g, 1, kDepthwiseBlock);
+  const int64_t wq = layout.wq;
   const int64_t acc_size = (g.out_h * wq + kDepthwiseBlock - 1) / kDepthwiseBlock * kDepthwiseBlock;
-  const int64_t phase_size = hq * wq + wq + kDepthwiseBlock;
-  std::vector<int64_t> tap_offset;
-  for (int64_t i = 0; i < g.kernel_h; ++i)
-    for (int64_t j = 0; j < g.kernel_w; ++j) {
-      const int64_t ry = (i * g.dilation_h) % sh, qy = (i * g.dilation_h) / sh;
-      const int64_t rx = (j * g.dilation_w) % sw, qx = (j * g.dilation_w) / sw;
-      tap_offset.push_back((ry * sw + rx) * phase_size + qy * wq + qx);
-    }
-  const int64_t rows = std::min(g.in_h, ph - g.pad_top), cols = std::min(g.in_w, pw - g.pad_left);
+  const std::vector<int64_t>& tap_offset = layout.tap_offset;
   const int64_t planes = g.batch * g.out_channels;
-  // Input columns ix with (ix + pad_left) % sw == c land in phase column c, from column
-  // first[c] of the input and position (first[c] + pad_left) / sw of the phase row.
-  std::vector<int64_t> first(static_cast<std::size_t>(sw)), count(static_cast<std::size_t>(sw));
-  for (int64_t c = 0; c < sw; ++c) {
-    const int64_t ix0 = ((c - g.pad_left) % sw + sw) % sw;
-    first[static_cast<std::size_t>(c)] = ix0;
-    count[static_cast<std::size_t>(c)] = ix0 < cols ? (cols - ix0 + sw - 1) / sw : 0;
-  }
 #pragma omp parallel if (planes > 1 && !omp_in_parallel())
   {
-    Buffer phase_buffer(static_cast<std::size_t>(sh * sw * phase_size) * sizeof(float));
+    Buffer phase_buffer(static_cast<std::size_t>(layout.size()) * sizeof(float));
     Buffer acc_buffer(static_cast<std::size_t>(acc_size) * sizeof(float));
     auto* phases = static_cast<float*>(phase_buffer.data());
     auto* acc = static_cast<float*>(acc_buffer.data());
     // Every plane writes the same positions, so the padding stays zero from this one fill.
-    std::fill(phases, phases + sh * sw * phase_size, 0.0f);
+    std::fill(phases, phases + layout.size(), 0.0f);
     const float* staged = nullptr;  // input plane currently in the phase planes
 #pragma omp for schedule(static)
     for (int64_t q = 0; q < planes; ++q) {
       const int64_t image = q / g.out_channels, oc = q % g.out_channels;
       const float* in = input + (image * g.in_channels + oc / multiplier) * g.in_plane();
       // With a channel multiplier, consecutive output channels read the same input plane.
-      for (int64_t iy = 0; iy < rows && in != staged; ++iy) {
-        const int64_t y = iy + g.pad_top;
-        const float* __restrict row = in + iy * g.in_w;
-        float* base = phases + (y % sh) * sw * phase_size + (y / sh) * wq;
-        for (int64_t c = 0; c < sw; ++c) {
-          const int64_t ix0 = first[static_cast<std::size_t>(c)], n = count[static_cast<std::size_t>(c)];
-          float* __restrict dst = base + c * phase_size + (ix0 + g.pad_left) / sw;
-          if (sw == 1) {
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[x];
-          } else if (sw == 2) {
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + 2 * x];
-          } else {
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + x * sw];
-          }
-        }
-      }
+      if (in != staged) layout.stage(in, phases);
       staged = in;
       const float* w = weights + oc * taps;
       const float b = bias ? bias[oc] : 0.0f;
@@ -455,54 +432,28 @@ void depthwise_backward_weights(const Conv2dGeometry& g, const float* input, con
                                 float* grad_weights) {
   const int64_t multiplier = g.out_channels / g.groups;
   const int64_t taps = g.kernel_h * g.kernel_w;
-  const int64_t sh = g.stride_h, sw = g.stride_w;
-  const int64_t ph = (g.out_h - 1) * sh + (g.kernel_h - 1) * g.dilation_h + 1;
-  const int64_t pw = (g.out_w - 1) * sw + (g.kernel_w - 1) * g.dilation_w + 1;
-  const int64_t hq = (ph + sh - 1) / sh, wq = (pw + sw - 1) / sw;
-  const int64_t length = g.out_h * wq;
   // A tap's sweep ends at most wq - 1 + (kernel_w - 1) * dilation_w / stride_w <= 2 wq elements
   // past the last full row of its phase plane.
-  const int64_t phase_size = hq * wq + 2 * wq;
-  std::vector<int64_t> tap_offset;
-  for (int64_t i = 0; i < g.kernel_h; ++i)
-    for (int64_t j = 0; j < g.kernel_w; ++j) {
-      const int64_t ry = (i * g.dilation_h) % sh, qy = (i * g.dilation_h) / sh;
-      const int64_t rx = (j * g.dilation_w) % sw, qx = (j * g.dilation_w) / sw;
-      tap_offset.push_back((ry * sw + rx) * phase_size + qy * wq + qx);
-    }
-  const int64_t rows = std::min(g.in_h, ph - g.pad_top), cols = std::min(g.in_w, pw - g.pad_left);
-  std::vector<int64_t> first(static_cast<std::size_t>(sw)), count(static_cast<std::size_t>(sw));
-  for (int64_t c = 0; c < sw; ++c) {
-    const int64_t ix0 = ((c - g.pad_left) % sw + sw) % sw;
-    first[static_cast<std::size_t>(c)] = ix0;
-    count[static_cast<std::size_t>(c)] = ix0 < cols ? (cols - ix0 + sw - 1) / sw : 0;
-  }
+  const PhasePlanes layout = phase_planes(g, 2, 0);
+  const int64_t wq = layout.wq;
+  const int64_t length = g.out_h * wq;
+  const std::vector<int64_t>& tap_offset = layout.tap_offset;
   using Vector = Eigen::Matrix<float, Eigen::Dynamic, 1>;
 #pragma omp parallel if (g.out_channels > 1 && !omp_in_parallel())
   {
-    Buffer phase_buffer(static_cast<std::size_t>(sh * sw * phase_size) * sizeof(float));
+    Buffer phase_buffer(static_cast<std::size_t>(layout.size()) * sizeof(float));
     Buffer dy_buffer(static_cast<std::size_t>(length) * sizeof(float));
     auto* phases = static_cast<float*>(phase_buffer.data());
     auto* dy_rows = static_cast<float*>(dy_buffer.data());
     // Every plane writes the same positions, so padding and extra columns stay zero.
-    std::fill(phases, phases + sh * sw * phase_size, 0.0f);
+    std::fill(phases, phases + layout.size(), 0.0f);
     std::fill(dy_rows, dy_rows + length, 0.0f);
     std::vector<double> sums(static_cast<std::size_t>(taps));
 #pragma omp for schedule(static)
     for (int64_t o = 0; o < g.out_channels; ++o) {
       std::fill(sums.begin(), sums.end(), 0.0);
       for (int64_t image = 0; image < g.batch; ++image) {
-        const float* in = input + (image * g.in_channels + o / multiplier) * g.in_plane();
-        for (int64_t iy = 0; iy < rows; ++iy) {
-          const int64_t y = iy + g.pad_top;
-          const float* __restrict row = in + iy * g.in_w;
-          float* base = phases + (y % sh) * sw * phase_size + (y / sh) * wq;
-          for (int64_t c = 0; c < sw; ++c) {
-            const int64_t ix0 = first[static_cast<std::size_t>(c)], n = count[static_cast<std::size_t>(c)];
-            float* __restrict dst = base + c * phase_size + (ix0 + g.pad_left) / sw;
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + x * sw];
-          }
-        }
+        layout.stage(input + (image * g.in_channels + o / multiplier) * g.in_plane(), phases);
         const float* dy = grad_output + (image * g.out_channels + o) * g.out_plane();
         for (int64_t oh = 0; oh < g.out_h; ++oh)
           std::copy(dy + oh * g.out_w, dy + (oh + 1) * g.out_w, dy_rows + oh * wq);

@@ -3,17 +3,10 @@
 // the forward kernels (ONNX operator specification). At a kink the gradient is the one-sided
 // value PyTorch uses: Relu passes it only for x > 0, Clip only strictly inside its bounds.
 
-// GCC 12's AVX-512 intrinsics raise a false -Wmaybe-uninitialized when Eigen's packet math is
-// inlined (GCC bug 105593, fixed in GCC 13); it must be silenced before the first include.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <Eigen/Core>
-#include <algorithm>
-#include <limits>
 
 #include "kernels/autograd.h"
+#include "kernels/ops/activation_params.h"
 #include "kernels/ops/broadcast.h"
 
 namespace coda {
@@ -27,13 +20,9 @@ using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 // gradient and the input gradient, threads splitting large tensors.
 template <typename Fn>
 void map_grad(const BackwardContext& ctx, Fn&& fn) {
-  Tensor* dx_tensor = ctx.input_grad(0);
-  if (!dx_tensor) return;
-  const Tensor* dy_tensor = ctx.output_grad(0);
-  if (!dy_tensor) {
-    std::fill(dx_tensor->f32(), dx_tensor->f32() + dx_tensor->size(), 0.0f);
-    return;
-  }
+  Tensor* dx_tensor;
+  const Tensor* dy_tensor;
+  if (!unary_gradients(ctx, dx_tensor, dy_tensor)) return;
   const Tensor& x_tensor = ctx.input(0);
   if (x_tensor.dtype() != DType::Float32) ctx.fail("gradients need a float input");
   if (dy_tensor->size() != x_tensor.size() || dx_tensor->size() != x_tensor.size())
@@ -62,7 +51,7 @@ class ReluGrad final : public GradKernel {
 class LeakyReluGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    const float alpha = ctx.attrs().get_float("alpha", 0.01f);
+    const float alpha = leaky_relu_alpha(ctx.attrs());
     map_grad(ctx, [alpha](const ConstArrayMap& x, const ConstArrayMap&, const ConstArrayMap& dy, ArrayMap& dx) {
       dx = (x > 0.0f).select(dy, alpha * dy);
     });
@@ -73,7 +62,7 @@ class LeakyReluGrad final : public GradKernel {
 class EluGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    const float alpha = ctx.attrs().get_float("alpha", 1.0f);
+    const float alpha = elu_alpha(ctx.attrs());
     map_grad(ctx, [alpha](const ConstArrayMap& x, const ConstArrayMap& y, const ConstArrayMap& dy, ArrayMap& dx) {
       dx = (x > 0.0f).select(dy, dy * (y + alpha));
     });
@@ -102,11 +91,10 @@ class SigmoidGrad final : public GradKernel {
 class HardSigmoidGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    const float alpha = ctx.attrs().get_float("alpha", 0.2f);
-    const float beta = ctx.attrs().get_float("beta", 0.5f);
-    map_grad(ctx, [alpha, beta](const ConstArrayMap& x, const ConstArrayMap&, const ConstArrayMap& dy, ArrayMap& dx) {
-      const auto z = alpha * x + beta;
-      dx = (z > 0.0f && z < 1.0f).select(alpha * dy, 0.0f);
+    const HardSigmoidParams p = hard_sigmoid_params(ctx.attrs());
+    map_grad(ctx, [p](const ConstArrayMap& x, const ConstArrayMap&, const ConstArrayMap& dy, ArrayMap& dx) {
+      const auto z = p.alpha * x + p.beta;
+      dx = (z > 0.0f && z < 1.0f).select(p.alpha * dy, 0.0f);
     });
   }
 };
@@ -125,17 +113,10 @@ class HardSwishGrad final : public GradKernel {
 class ClipGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    float lo = std::numeric_limits<float>::lowest();
-    float hi = std::numeric_limits<float>::max();
-    if (ctx.node().opset < 11) {
-      lo = ctx.attrs().get_float("min", lo);
-      hi = ctx.attrs().get_float("max", hi);
-    } else {
-      if (ctx.has_input(1)) lo = ctx.input(1).f32()[0];
-      if (ctx.has_input(2)) hi = ctx.input(2).f32()[0];
-    }
-    map_grad(ctx, [lo, hi](const ConstArrayMap& x, const ConstArrayMap&, const ConstArrayMap& dy, ArrayMap& dx) {
-      dx = (x > lo && x < hi).select(dy, 0.0f);
+    const ClipBounds b = clip_bounds(ctx.node(), ctx.has_input(1) ? &ctx.input(1) : nullptr,
+                                     ctx.has_input(2) ? &ctx.input(2) : nullptr);
+    map_grad(ctx, [b](const ConstArrayMap& x, const ConstArrayMap&, const ConstArrayMap& dy, ArrayMap& dx) {
+      dx = (x > b.lo && x < b.hi).select(dy, 0.0f);
     });
   }
   std::vector<int> non_differentiable_inputs() const override { return {1, 2}; }

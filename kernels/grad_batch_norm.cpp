@@ -11,11 +11,6 @@
 #include <string>
 #include <vector>
 
-// GCC 12's AVX-512 intrinsics raise a false -Wmaybe-uninitialized when Eigen's packet math is
-// inlined (GCC bug 105593, fixed in GCC 13); it must be silenced before the first include.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
 #include <Eigen/Core>
 
 #include "kernels/autograd.h"
@@ -115,8 +110,7 @@ class BatchNormalizationGrad final : public GradKernel {
     Tensor* dshift_tensor = ctx.input_grad(2);
     const Tensor* dy_tensor = ctx.output_grad(0);
     if (!dy_tensor) {
-      for (Tensor* t : {dx_tensor, dscale_tensor, dshift_tensor})
-        if (t) std::fill(t->f32(), t->f32() + t->size(), 0.0f);
+      for (Tensor* t : {dx_tensor, dscale_tensor, dshift_tensor}) zero_gradient(t);
       return;
     }
     const Tensor& x_tensor = ctx.input(0);

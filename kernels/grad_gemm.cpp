@@ -2,20 +2,16 @@
 // (numpy matmul: 1-D operands promoted, batch dimensions broadcast), on coda::sgemm. Each
 // gradient is one or a few GEMMs whose results no two threads share, and broadcast operands
 // accumulate their batches in index order, so results are reproducible for a thread count.
-#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "kernels/autograd.h"
 #include "kernels/conv_kernels.h"
+#include "kernels/ops/matrix_shapes.h"
 
 namespace coda {
 
 namespace {
-
-void zero(Tensor* t) {
-  if (t) std::fill(t->f32(), t->f32() + t->size(), 0.0f);
-}
 
 class GemmGrad final : public GradKernel {
  public:
@@ -27,18 +23,16 @@ class GemmGrad final : public GradKernel {
     Tensor* dc = ctx.has_input(2) ? ctx.input_grad(2) : nullptr;
     const Tensor* dy_tensor = ctx.output_grad(0);
     if (!dy_tensor) {
-      zero(da);
-      zero(db);
-      zero(dc);
+      zero_gradient(da);
+      zero_gradient(db);
+      zero_gradient(dc);
       return;
     }
-    if (a.rank() != 2 || b.rank() != 2) ctx.fail("A and B must be matrices");
-    const bool ta = ctx.attrs().get_int("transA", 0) != 0;
-    const bool tb = ctx.attrs().get_int("transB", 0) != 0;
-    const float alpha = ctx.attrs().get_float("alpha", 1.0f);
-    const float beta = ctx.attrs().get_float("beta", 1.0f);
-    const int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
-    const int64_t n = tb ? b.dim(0) : b.dim(1);
+    const GemmShape s =
+        gemm_shape(ctx.node(), a.shape(), b.shape(), ctx.has_input(2) ? &ctx.input(2).shape() : nullptr);
+    const bool ta = s.transpose_a, tb = s.transpose_b;
+    const float alpha = s.alpha, beta = s.beta;
+    const int64_t m = s.m, k = s.k, n = s.n;
     const int64_t lda = a.dim(1), ldb = b.dim(1);
     if (dy_tensor->size() != m * n) ctx.fail("output gradient " + shape_string(dy_tensor->shape()) + " is not " +
                                              std::to_string(m) + "x" + std::to_string(n));
@@ -60,12 +54,7 @@ class GemmGrad final : public GradKernel {
     if (dc) {
       // beta dY summed over the dimensions along which C was broadcast (C is right-aligned to
       // (M, N), each of its dimensions 1 or full).
-      const Shape& cs = ctx.input(2).shape();
-      if (cs.size() > 2) ctx.fail("C " + shape_string(cs) + " must have rank <= 2");
-      const int64_t c_rows = cs.size() == 2 ? cs[0] : 1;
-      const int64_t c_cols = cs.empty() ? 1 : cs.back();
-      if ((c_rows != 1 && c_rows != m) || (c_cols != 1 && c_cols != n))
-        ctx.fail("C " + shape_string(cs) + " does not broadcast to " + std::to_string(m) + "x" + std::to_string(n));
+      const int64_t c_rows = s.c_rows, c_cols = s.c_cols;
       float* out = dc->f32();
       if (c_rows == m && c_cols == n) {
         for (int64_t i = 0; i < m * n; ++i) out[i] = beta * dy[i];
@@ -75,9 +64,9 @@ class GemmGrad final : public GradKernel {
           double* row = sum.data() + (c_rows == 1 ? 0 : i) * c_cols;
           const float* g = dy + i * n;
           if (c_cols == 1) {
-            double s = 0.0;
-            for (int64_t j = 0; j < n; ++j) s += g[j];
-            row[0] += s;
+            double row_sum = 0.0;
+            for (int64_t j = 0; j < n; ++j) row_sum += g[j];
+            row[0] += row_sum;
           } else {
             for (int64_t j = 0; j < n; ++j) row[j] += g[j];
           }
@@ -99,70 +88,34 @@ class MatMulGrad final : public GradKernel {
     Tensor* db = ctx.input_grad(1);
     const Tensor* dy_tensor = ctx.output_grad(0);
     if (!dy_tensor) {
-      zero(da);
-      zero(db);
+      zero_gradient(da);
+      zero_gradient(db);
       return;
     }
     if (!da && !db) return;
-    if (a.rank() == 0 || b.rank() == 0) ctx.fail("A and B must not be scalars");
-    // Numpy promotion: a 1-D A is a row vector, a 1-D B a column vector.
-    const Shape a2 = a.rank() == 1 ? Shape{1, a.dim(0)} : a.shape();
-    const Shape b2 = b.rank() == 1 ? Shape{b.dim(0), 1} : b.shape();
-    const int64_t m = a2[a2.size() - 2], k = a2.back(), n = b2.back();
-    if (b2[b2.size() - 2] != k) ctx.fail("inner dimensions differ");
-    Shape a_batch(a2.begin(), a2.end() - 2), b_batch(b2.begin(), b2.end() - 2);
-    const std::size_t rank = std::max(a_batch.size(), b_batch.size());
-    a_batch.insert(a_batch.begin(), rank - a_batch.size(), 1);
-    b_batch.insert(b_batch.begin(), rank - b_batch.size(), 1);
-    Shape batch(rank);
-    for (std::size_t d = 0; d < rank; ++d) {
-      if (a_batch[d] != b_batch[d] && a_batch[d] != 1 && b_batch[d] != 1) ctx.fail("batch dimensions do not broadcast");
-      batch[d] = std::max(a_batch[d], b_batch[d]);
-    }
-    const int64_t batches = element_count(batch);
-    const int64_t a_count = element_count(a_batch), b_count = element_count(b_batch);
+    const MatMulShape s = matmul_shape(ctx.node(), a.shape(), b.shape(), true);
+    const int64_t m = s.m, k = s.k, n = s.n;
+    const int64_t batches = element_count(s.batch);
     const float* dy = dy_tensor->f32();
     if (dy_tensor->size() != batches * m * n) ctx.fail("output gradient " + shape_string(dy_tensor->shape()) +
                                                        " does not match the product");
     if (batches == 0 || m == 0 || n == 0 || k == 0) {
-      zero(da);
-      zero(db);
+      zero_gradient(da);
+      zero_gradient(db);
       return;
     }
-    if (b_count == 1) {
+    if (s.b_matrices == 1) {
       // One B shared by every batch (linear layers): the batches of A are rows of one tall matrix.
       if (da) sgemm(false, true, batches * m, k, n, 1.0f, dy, n, b.f32(), n, 0.0f, da->f32(), k);
       if (db) sgemm(true, false, k, n, batches * m, 1.0f, a.f32(), k, dy, n, 0.0f, db->f32(), n);
       return;
     }
-    // Element offset of batch i's A and B matrix (stride 0 along broadcast dimensions).
-    std::vector<int64_t> a_off(static_cast<std::size_t>(batches)), b_off(static_cast<std::size_t>(batches));
-    std::vector<int64_t> a_stride(rank, 0), b_stride(rank, 0);
-    int64_t as = m * k, bs = k * n;
-    for (std::size_t d = rank; d-- > 0;) {
-      a_stride[d] = a_batch[d] == 1 ? 0 : as;
-      b_stride[d] = b_batch[d] == 1 ? 0 : bs;
-      as *= a_batch[d];
-      bs *= b_batch[d];
-    }
-    std::vector<int64_t> index(rank, 0);
-    for (int64_t i = 0; i < batches; ++i) {
-      int64_t ao = 0, bo = 0;
-      for (std::size_t d = 0; d < rank; ++d) {
-        ao += index[d] * a_stride[d];
-        bo += index[d] * b_stride[d];
-      }
-      a_off[static_cast<std::size_t>(i)] = ao;
-      b_off[static_cast<std::size_t>(i)] = bo;
-      for (std::size_t d = rank; d-- > 0;) {
-        if (++index[d] < batch[d]) break;
-        index[d] = 0;
-      }
-    }
+    const std::vector<int64_t>& a_off = s.a_offsets;
+    const std::vector<int64_t>& b_off = s.b_offsets;
     // An operand shared by several batches sums their contributions, in batch order.
-    const bool a_shared = a_count < batches, b_shared = b_count < batches;
-    if (da && a_shared) zero(da);
-    if (db && b_shared) zero(db);
+    const bool a_shared = s.a_matrices < batches, b_shared = s.b_matrices < batches;
+    if (da && a_shared) zero_gradient(da);
+    if (db && b_shared) zero_gradient(db);
     for (int64_t i = 0; i < batches; ++i) {
       const auto u = static_cast<std::size_t>(i);
       const float* g = dy + i * m * n;

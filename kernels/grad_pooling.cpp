@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <string>
 #include <vector>
 
 #include "kernels/autograd.h"
@@ -18,39 +17,38 @@ namespace {
 // Planes below this many input elements in total are not worth an OpenMP fork/join.
 constexpr int64_t kParallelMin = 1 << 14;
 
-struct PoolGeometry {
-  int64_t planes = 1;  // N * C
-  WindowAxis h, w;     // a 1-D pool has h = {in 1, kernel 1, out 1}
-};
-
-PoolGeometry pool_geometry(const BackwardContext& ctx, const Shape& x) {
-  if (x.size() != 3 && x.size() != 4) ctx.fail("input " + shape_string(x) + " must be (N, C, L) or (N, C, H, W)");
-  if (!ctx.attrs().has("kernel_shape")) ctx.fail("kernel_shape is required");
-  WindowOptions options;
-  options.allow_ceil_mode = true;
-  options.allow_dilations = true;
-  const std::vector<WindowAxis> axes =
-      resolve_window(ctx.node(), Shape(x.begin() + 2, x.end()), ctx.attrs().get_ints("kernel_shape"), options);
-  PoolGeometry g;
-  g.planes = x[0] * x[1];
-  g.w = axes.back();
-  if (axes.size() == 2) g.h = axes.front();
-  return g;
-}
-
-// Fills the requested input gradient with zeros and returns false when the output does not
-// reach the loss; returns false too when no input gradient is wanted.
+// unary_gradients (autograd.h), then checks that the gradients match the tensors of the forward
+// pass.
 bool prepare(const BackwardContext& ctx, Tensor*& dx, const Tensor*& dy) {
-  dx = ctx.input_grad(0);
-  dy = ctx.output_grad(0);
-  if (!dx) return false;
-  if (!dy) {
-    std::fill(dx->f32(), dx->f32() + dx->size(), 0.0f);
-    return false;
-  }
+  if (!unary_gradients(ctx, dx, dy)) return false;
   if (dx->size() != ctx.input(0).size()) ctx.fail("input gradient does not match the input");
   if (dy->size() != ctx.output(0).size()) ctx.fail("output gradient does not match the output");
   return true;
+}
+
+// Calls visit(p, oh, ow, i0, i1, j0, j1, din) for every window of every (image, channel) plane p,
+// where [i0, i1) x [j0, j1) are the window's taps that lie inside the input and din is plane p of
+// the input gradient, zeroed beforehand. One plane per task, so every input gradient element is
+// written by one thread, in window order.
+template <typename Visit>
+void for_each_window(const PoolGeometry& g, float* dx, Visit visit) {
+  const WindowAxis& H = g.h;
+  const WindowAxis& W = g.w;
+  const int64_t in_plane = H.in * W.in;
+#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelMin && !omp_in_parallel())
+  for (int64_t p = 0; p < g.planes; ++p) {
+    float* din = dx + p * in_plane;
+    std::fill(din, din + in_plane, 0.0f);
+    for (int64_t oh = 0; oh < H.out; ++oh) {
+      int64_t i0, i1;
+      valid_taps(H.start(oh), H.kernel, H.dilation, 0, H.in, i0, i1);
+      for (int64_t ow = 0; ow < W.out; ++ow) {
+        int64_t j0, j1;
+        valid_taps(W.start(ow), W.kernel, W.dilation, 0, W.in, j0, j1);
+        visit(p, oh, ow, i0, i1, j0, j1, din);
+      }
+    }
+  }
 }
 
 // Each output's gradient goes to the input element that produced the maximum: the first tap in
@@ -65,98 +63,59 @@ class MaxPoolGrad final : public GradKernel {
     if (!prepare(ctx, dx_tensor, dy_tensor)) return;
     if (ctx.node().outputs.size() > 1 && ctx.node().outputs[1] >= 0) ctx.fail("the Indices output is not supported");
     const Tensor& x_tensor = ctx.input(0);
-    const PoolGeometry g = pool_geometry(ctx, x_tensor.shape());
+    const PoolGeometry g = pool_geometry(ctx.node(), x_tensor.shape());
     const WindowAxis& H = g.h;
     const WindowAxis& W = g.w;
     const int64_t in_plane = H.in * W.in, out_plane = H.out * W.out;
     const float* x = x_tensor.f32();
     const float* y = ctx.output(0).f32();
     const float* dy = dy_tensor->f32();
-    float* dx = dx_tensor->f32();
-#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelMin && !omp_in_parallel())
-    for (int64_t p = 0; p < g.planes; ++p) {
+    auto visit = [&](int64_t p, int64_t oh, int64_t ow, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* din) {
       const float* in = x + p * in_plane;
-      float* din = dx + p * in_plane;
-      std::fill(din, din + in_plane, 0.0f);
-      for (int64_t oh = 0; oh < H.out; ++oh) {
-        int64_t i0, i1;
-        valid_taps(H.start(oh), H.kernel, H.dilation, 0, H.in, i0, i1);
-        for (int64_t ow = 0; ow < W.out; ++ow) {
-          int64_t j0, j1;
-          valid_taps(W.start(ow), W.kernel, W.dilation, 0, W.in, j0, j1);
-          const int64_t o = p * out_plane + oh * W.out + ow;
-          const float best = y[o];
-          bool found = false;
-          for (int64_t i = i0; i < i1 && !found; ++i) {
-            const int64_t row = (H.start(oh) + i * H.dilation) * W.in;
-            for (int64_t j = j0; j < j1; ++j) {
-              const int64_t at = row + W.start(ow) + j * W.dilation;
-              if (in[at] == best) {
-                din[at] += dy[o];
-                found = true;
-                break;
-              }
-            }
+      const int64_t o = p * out_plane + oh * W.out + ow;
+      const float best = y[o];
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t row = (H.start(oh) + i * H.dilation) * W.in;
+        for (int64_t j = j0; j < j1; ++j) {
+          const int64_t at = row + W.start(ow) + j * W.dilation;
+          if (in[at] == best) {
+            din[at] += dy[o];
+            return;
           }
         }
       }
-    }
+    };
+    for_each_window(g, dx_tensor->f32(), visit);
   }
 };
 
-// Taps of a window along one axis that count towards the average, as in the forward kernel: those
-// inside the input, or with count_include_pad those inside the padded input.
-std::vector<int64_t> divisors(const WindowAxis& a, bool include_pad) {
-  std::vector<int64_t> d(static_cast<std::size_t>(a.out));
-  for (int64_t o = 0; o < a.out; ++o) {
-    int64_t first, last;
-    if (include_pad) {
-      valid_taps(a.start(o), a.kernel, a.dilation, -a.pad_begin, a.in + a.pad_end, first, last);
-    } else {
-      valid_taps(a.start(o), a.kernel, a.dilation, 0, a.in, first, last);
-    }
-    d[static_cast<std::size_t>(o)] = std::max<int64_t>(0, last - first);
-  }
-  return d;
-}
-
-// Every input tap of a window receives the output's gradient divided by the window's divisor;
-// taps on padding read zeros in the forward pass and receive nothing.
+// Every input tap of a window receives the output's gradient divided by the window's divisor (as
+// in the forward kernel, average_divisors of window.h); taps on padding read zeros in the forward
+// pass and receive nothing.
 class AveragePoolGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
     Tensor* dx_tensor;
     const Tensor* dy_tensor;
     if (!prepare(ctx, dx_tensor, dy_tensor)) return;
-    const PoolGeometry g = pool_geometry(ctx, ctx.input(0).shape());
+    const PoolGeometry g = pool_geometry(ctx.node(), ctx.input(0).shape());
     const WindowAxis& H = g.h;
     const WindowAxis& W = g.w;
     const bool include_pad = ctx.attrs().get_int("count_include_pad", 0) != 0;
-    const std::vector<int64_t> dh = divisors(H, include_pad), dw = divisors(W, include_pad);
-    const int64_t in_plane = H.in * W.in, out_plane = H.out * W.out;
+    const std::vector<int64_t> dh = average_divisors(H, include_pad), dw = average_divisors(W, include_pad);
+    const int64_t out_plane = H.out * W.out;
     const float* dy = dy_tensor->f32();
-    float* dx = dx_tensor->f32();
-#pragma omp parallel for schedule(static) if (g.planes * in_plane >= kParallelMin && !omp_in_parallel())
-    for (int64_t p = 0; p < g.planes; ++p) {
-      float* din = dx + p * in_plane;
-      std::fill(din, din + in_plane, 0.0f);
-      for (int64_t oh = 0; oh < H.out; ++oh) {
-        int64_t i0, i1;
-        valid_taps(H.start(oh), H.kernel, H.dilation, 0, H.in, i0, i1);
-        for (int64_t ow = 0; ow < W.out; ++ow) {
-          const int64_t n = dh[static_cast<std::size_t>(oh)] * dw[static_cast<std::size_t>(ow)];
-          if (n <= 0) continue;  // the forward output was 0 whatever the input
-          int64_t j0, j1;
-          valid_taps(W.start(ow), W.kernel, W.dilation, 0, W.in, j0, j1);
-          // The forward kernel scales the window sum by the float reciprocal; its adjoint does too.
-          const float share = dy[p * out_plane + oh * W.out + ow] * (1.0f / static_cast<float>(n));
-          for (int64_t i = i0; i < i1; ++i) {
-            float* row = din + (H.start(oh) + i * H.dilation) * W.in + W.start(ow);
-            for (int64_t j = j0; j < j1; ++j) row[j * W.dilation] += share;
-          }
-        }
+    auto visit = [&](int64_t p, int64_t oh, int64_t ow, int64_t i0, int64_t i1, int64_t j0, int64_t j1, float* din) {
+      const int64_t n = dh[static_cast<std::size_t>(oh)] * dw[static_cast<std::size_t>(ow)];
+      if (n <= 0) return;  // the forward output was 0 whatever the input
+      // The forward kernel scales the window sum by the float reciprocal; its adjoint does too.
+      const float share = dy[p * out_plane + oh * W.out + ow] * (1.0f / static_cast<float>(n));
+      for (int64_t i = i0; i < i1; ++i) {
+        float* row = din + (H.start(oh) + i * H.dilation) * W.in + W.start(ow);
+        for (int64_t j = j0; j < j1; ++j) row[j * W.dilation] += share;
       }
-    }
+    };
+    for_each_window(g, dx_tensor->f32(), visit);
   }
 };
 

@@ -10,12 +10,6 @@
 // input, so it changes from batch to batch yet a rerun reproduces it, with no state kept between
 // calls.
 
-// GCC 12's AVX-512 intrinsics raise a false -Wmaybe-uninitialized when Eigen's packet math is
-// inlined (GCC bug 105593, fixed in GCC 13); it must be silenced before the first include.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <omp.h>
 
 #include <Eigen/Core>
@@ -35,10 +29,6 @@ namespace {
 using ArrayMap = Eigen::Map<Eigen::ArrayXf>;
 using ConstArrayMap = Eigen::Map<const Eigen::ArrayXf>;
 using elementwise::kParallelMin;
-
-void zero(Tensor* t) {
-  if (t) std::fill(t->f32(), t->f32() + t->size(), 0.0f);
-}
 
 // dst (of shape `target`, which broadcasts to `out`) = scale * src (of shape `out`) summed over
 // the dimensions along which target was broadcast.
@@ -154,7 +144,7 @@ class AdditiveGrad final : public GradKernel {
       Tensor* dx = ctx.input_grad(i);
       if (!dx) continue;
       if (!dy) {
-        zero(dx);
+        zero_gradient(dx);
         continue;
       }
       const float scale = Subtract && i == 1 ? -1.0f : 1.0f;
@@ -172,7 +162,7 @@ class MulGrad final : public GradKernel {
       Tensor* dx = ctx.input_grad(i);
       if (!dx) continue;
       if (!dy) {
-        zero(dx);
+        zero_gradient(dx);
         continue;
       }
       const Tensor& other = ctx.input(1 - i);
@@ -204,13 +194,9 @@ class MulGrad final : public GradKernel {
 class ViewGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    Tensor* dx = ctx.input_grad(0);
-    if (!dx) return;
-    const Tensor* dy = ctx.output_grad(0);
-    if (!dy) {
-      zero(dx);
-      return;
-    }
+    Tensor* dx;
+    const Tensor* dy;
+    if (!unary_gradients(ctx, dx, dy)) return;
     if (dy->size() != dx->size()) ctx.fail("output gradient " + shape_string(dy->shape()) + " does not fit the input");
     elementwise::parallel_copy(dx->raw(), dy->raw(), dx->bytes());
   }
@@ -285,13 +271,9 @@ class DropoutGrad final : public GradKernel {
   }
 
   void backward(const BackwardContext& ctx) const override {
-    Tensor* dx = ctx.input_grad(0);
-    if (!dx) return;
-    const Tensor* dy = ctx.output_grad(0);
-    if (!dy) {
-      zero(dx);
-      return;
-    }
+    Tensor* dx;
+    const Tensor* dy;
+    if (!unary_gradients(ctx, dx, dy)) return;
     if (ctx.saved().empty()) {  // ratio 0: the identity
       elementwise::parallel_copy(dx->raw(), dy->raw(), dx->bytes());
       return;
@@ -313,7 +295,7 @@ class ConcatGrad final : public GradKernel {
     const int n = static_cast<int>(ctx.node().inputs.size());
     const Tensor* dy = ctx.output_grad(0);
     if (!dy) {
-      for (int i = 0; i < n; ++i) zero(ctx.input_grad(i));
+      for (int i = 0; i < n; ++i) zero_gradient(ctx.input_grad(i));
       return;
     }
     const int64_t rank = dy->rank();
@@ -345,13 +327,9 @@ class ConcatGrad final : public GradKernel {
 class PadGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    Tensor* dx = ctx.input_grad(0);
-    if (!dx) return;
-    const Tensor* dy = ctx.output_grad(0);
-    if (!dy) {
-      zero(dx);
-      return;
-    }
+    Tensor* dx;
+    const Tensor* dy;
+    if (!unary_gradients(ctx, dx, dy)) return;
     const Shape& in_shape = ctx.input(0).shape();
     const Shape& out_shape = dy->shape();
     const std::size_t rank = in_shape.size();
@@ -360,7 +338,7 @@ class PadGrad final : public GradKernel {
       ctx.fail("mode must be constant, reflect, edge or wrap, got '" + mode + "'");
     std::vector<int64_t> begin, end;
     pads(ctx, rank, begin, end);
-    zero(dx);
+    zero_gradient(dx);
     if (rank == 0) {
       dx->f32()[0] = dy->f32()[0];
       return;
@@ -460,13 +438,9 @@ class PadGrad final : public GradKernel {
 class TransposeGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    Tensor* dx = ctx.input_grad(0);
-    if (!dx) return;
-    const Tensor* dy = ctx.output_grad(0);
-    if (!dy) {
-      zero(dx);
-      return;
-    }
+    Tensor* dx;
+    const Tensor* dy;
+    if (!unary_gradients(ctx, dx, dy)) return;
     const std::size_t rank = static_cast<std::size_t>(dx->rank());
     std::vector<int64_t> perm = ctx.attrs().get_ints("perm");
     if (perm.empty())
@@ -486,13 +460,9 @@ template <bool Log>
 class SoftmaxGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    Tensor* dx_tensor = ctx.input_grad(0);
-    if (!dx_tensor) return;
-    const Tensor* dy_tensor = ctx.output_grad(0);
-    if (!dy_tensor) {
-      zero(dx_tensor);
-      return;
-    }
+    Tensor* dx_tensor;
+    const Tensor* dy_tensor;
+    if (!unary_gradients(ctx, dx_tensor, dy_tensor)) return;
     const Shape& shape = dx_tensor->shape();
     const auto rank = static_cast<int64_t>(shape.size());
     const bool legacy = ctx.node().opset < 13;

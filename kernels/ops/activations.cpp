@@ -6,12 +6,6 @@
 // Cost: one flop per output element whatever the function, so counts stay comparable across
 // libraries with different exp/erf implementations.
 
-// GCC 12's AVX-512 intrinsics raise a false -Wmaybe-uninitialized when Eigen's packet math is
-// inlined (GCC bug 105593, fixed in GCC 13); it must be silenced before the first include.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <Eigen/Core>
 #include <cmath>
 #include <limits>
@@ -19,6 +13,7 @@
 
 #include "kernels/error.h"
 #include "kernels/op.h"
+#include "kernels/ops/activation_params.h"
 #include "kernels/ops/broadcast.h"
 
 namespace coda {
@@ -160,7 +155,7 @@ CODA_REGISTER_OP(Sign, SignOp);
 // and which equals the spec's piecewise definition exactly (one side is always an exact zero).
 class LeakyReluOp final : public UnaryOp {
   void run_f32(const RunContext& ctx) const override {
-    const float alpha = ctx.attrs().get_float("alpha", 0.01f);
+    const float alpha = leaky_relu_alpha(ctx.attrs());
     map_f32(ctx, [alpha](const ConstArrayMap& x, ArrayMap& y) { y = x.max(0.0f) + alpha * x.min(0.0f); });
   }
 };
@@ -168,7 +163,7 @@ CODA_REGISTER_OP(LeakyRelu, LeakyReluOp);
 
 class EluOp final : public UnaryOp {
   void run_f32(const RunContext& ctx) const override {
-    const float alpha = ctx.attrs().get_float("alpha", 1.0f);
+    const float alpha = elu_alpha(ctx.attrs());
     map_f32(ctx, [alpha](const ConstArrayMap& x, ArrayMap& y) {
       y = x.max(0.0f) + alpha * (x.min(0.0f).exp() - 1.0f);
     });
@@ -212,11 +207,8 @@ CODA_REGISTER_OP(ThresholdedRelu, ThresholdedReluOp);
 
 class HardSigmoidOp final : public UnaryOp {
   void run_f32(const RunContext& ctx) const override {
-    const float alpha = ctx.attrs().get_float("alpha", 0.2f);
-    const float beta = ctx.attrs().get_float("beta", 0.5f);
-    map_f32(ctx, [alpha, beta](const ConstArrayMap& x, ArrayMap& y) {
-      y = (alpha * x + beta).max(0.0f).min(1.0f);
-    });
+    const HardSigmoidParams p = hard_sigmoid_params(ctx.attrs());
+    map_f32(ctx, [p](const ConstArrayMap& x, ArrayMap& y) { y = (p.alpha * x + p.beta).max(0.0f).min(1.0f); });
   }
 };
 CODA_REGISTER_OP(HardSigmoid, HardSigmoidOp);
@@ -273,17 +265,10 @@ class ClipOp final : public UnaryOp {
   }
 
   void run_f32(const RunContext& ctx) const override {
-    float lo = std::numeric_limits<float>::lowest();
-    float hi = std::numeric_limits<float>::max();
-    if (ctx.node().opset < 11) {
-      lo = ctx.attrs().get_float("min", lo);
-      hi = ctx.attrs().get_float("max", hi);
-    } else {
-      if (ctx.has_input(1)) lo = ctx.input(1).f32()[0];
-      if (ctx.has_input(2)) hi = ctx.input(2).f32()[0];
-    }
+    const ClipBounds b = clip_bounds(ctx.node(), ctx.has_input(1) ? &ctx.input(1) : nullptr,
+                                     ctx.has_input(2) ? &ctx.input(2) : nullptr);
     // min(max(x, lo), hi): with lo > hi every element becomes hi, as in numpy.clip.
-    map_f32(ctx, [lo, hi](const ConstArrayMap& x, ArrayMap& y) { y = x.max(lo).min(hi); });
+    map_f32(ctx, [b](const ConstArrayMap& x, ArrayMap& y) { y = x.max(b.lo).min(b.hi); });
   }
 
   void run_i64(const RunContext& ctx) const override {

@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <limits>
-#include <string>
 #include <vector>
 
-#include "kernels/error.h"
 #include "kernels/op.h"
 #include "kernels/ops/window.h"
 
@@ -18,93 +16,35 @@ namespace {
 // Planes below this many output elements in total are not worth an OpenMP fork/join.
 constexpr int64_t kParallelMin = 1 << 14;
 
-struct PoolGeometry {
-  int64_t planes = 1;  // N * C
-  WindowAxis h, w;     // a 1-D pool has h = {in 1, kernel 1, out 1}
-  int64_t kernel_elements() const { return h.kernel * w.kernel; }
-};
-
-PoolGeometry pool_geometry(const Node& node, const Shape& x) {
-  auto fail = [&](const std::string& message) { throw BadInput(node.describe() + ": " + message); };
-  if (x.size() == 5) fail("3-D pooling not supported (input " + shape_string(x) + ")");
-  if (x.size() != 3 && x.size() != 4) fail("input " + shape_string(x) + " must be (N, C, L) or (N, C, H, W)");
-  if (!node.attrs.has("kernel_shape")) fail("kernel_shape is required");
-  WindowOptions options;
-  options.allow_ceil_mode = true;
-  // AveragePool gained dilations in opset 19; accepting them earlier is harmless.
-  options.allow_dilations = true;
-  std::vector<WindowAxis> axes =
-      resolve_window(node, Shape(x.begin() + 2, x.end()), node.attrs.get_ints("kernel_shape"), options);
-  PoolGeometry g;
-  g.planes = x[0] * x[1];
-  g.w = axes.back();
-  if (axes.size() == 2) g.h = axes.front();
-  return g;
-}
-
 Shape pool_output_shape(const Shape& x, const PoolGeometry& g) {
   if (x.size() == 3) return {x[0], x[1], g.w.out};
   return {x[0], x[1], g.h.out, g.w.out};
 }
 
 // Applies `combine(acc, value)` over every tap of every window, padding reading as `pad_value`
-// (-infinity for a max, 0 for a sum). As in coda's depthwise convolution, the padded input plane
-// is split into stride_h x stride_w phase planes wq wide; output (oh, ow) of tap (i, j) then sits
-// at one flat offset per tap from oh*wq + ow, so each tap is one long contiguous, vectorised
-// sweep whatever the stride or dilation, with no bounds checks. Columns ow >= out_w of the wq-wide
-// rows are computed and dropped.
+// (-infinity for a max, 0 for a sum). As in coda's depthwise convolution, each input plane is
+// staged into phase planes (PhasePlanes in window.h), so each tap is one long contiguous,
+// vectorised sweep whatever the stride or dilation, with no bounds checks.
 template <typename Combine>
 void pool_planes(const PoolGeometry& g, const float* input, float* output, float pad_value, Combine combine) {
   const WindowAxis& H = g.h;
   const WindowAxis& W = g.w;
-  const int64_t sh = H.stride, sw = W.stride;
-  const int64_t ph = (H.out - 1) * sh + H.span(), pw = (W.out - 1) * sw + W.span();
-  const int64_t hq = (ph + sh - 1) / sh, wq = (pw + sw - 1) / sw;
   // Sweeps cover whole 16-float vectors; the tail and the dropped columns read up to wq + 16
   // elements past a phase plane.
+  const PhasePlanes layout(H, W, 1, 16);
+  const int64_t wq = layout.wq;
   const int64_t acc_size = (H.out * wq + 15) / 16 * 16;
-  const int64_t phase_size = hq * wq + wq + 16;
-  std::vector<int64_t> tap_offset;
-  for (int64_t i = 0; i < H.kernel; ++i)
-    for (int64_t j = 0; j < W.kernel; ++j) {
-      const int64_t ry = (i * H.dilation) % sh, qy = (i * H.dilation) / sh;
-      const int64_t rx = (j * W.dilation) % sw, qx = (j * W.dilation) / sw;
-      tap_offset.push_back((ry * sw + rx) * phase_size + qy * wq + qx);
-    }
-  const int64_t rows = std::min(H.in, ph - H.pad_begin), cols = std::min(W.in, pw - W.pad_begin);
-  // Input columns ix with (ix + pad_begin) % sw == c land in phase column c.
-  std::vector<int64_t> first(static_cast<std::size_t>(sw)), count(static_cast<std::size_t>(sw));
-  for (int64_t c = 0; c < sw; ++c) {
-    const int64_t ix0 = ((c - W.pad_begin) % sw + sw) % sw;
-    first[static_cast<std::size_t>(c)] = ix0;
-    count[static_cast<std::size_t>(c)] = ix0 < cols ? (cols - ix0 + sw - 1) / sw : 0;
-  }
+  const std::vector<int64_t>& tap_offset = layout.tap_offset;
   const int64_t in_plane = H.in * W.in, out_plane = H.out * W.out;
 #pragma omp parallel if (g.planes * out_plane >= kParallelMin && !omp_in_parallel())
   {
-    std::vector<float> phases(static_cast<std::size_t>(sh * sw * phase_size), pad_value);
+    std::vector<float> phases(static_cast<std::size_t>(layout.size()), pad_value);
     std::vector<float> acc_buffer(static_cast<std::size_t>(acc_size));
     float* acc = acc_buffer.data();
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       // Every plane writes the same positions, so the padding keeps pad_value from the fill above.
-      const float* in = input + p * in_plane;
-      for (int64_t iy = 0; iy < rows; ++iy) {
-        const int64_t y = iy + H.pad_begin;
-        const float* __restrict row = in + iy * W.in;
-        float* base = phases.data() + (y % sh) * sw * phase_size + (y / sh) * wq;
-        for (int64_t c = 0; c < sw; ++c) {
-          const int64_t ix0 = first[static_cast<std::size_t>(c)], n = count[static_cast<std::size_t>(c)];
-          float* __restrict dst = base + c * phase_size + (ix0 + W.pad_begin) / sw;
-          if (sw == 1) {
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[x];
-          } else if (sw == 2) {
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + 2 * x];
-          } else {
-            for (int64_t x = 0; x < n; ++x) dst[x] = row[ix0 + x * sw];
-          }
-        }
-      }
+      layout.stage(input + p * in_plane, phases.data());
       const float* first_tap = phases.data() + tap_offset.front();
       std::copy(first_tap, first_tap + acc_size, acc);
       for (std::size_t k = 1; k < tap_offset.size(); ++k) {
@@ -117,23 +57,6 @@ void pool_planes(const PoolGeometry& g, const float* input, float* output, float
         for (int64_t ow = 0; ow < W.out; ++ow) out[oh * W.out + ow] = acc[oh * wq + ow];
     }
   }
-}
-
-// Taps of a window along one axis that count towards the average: those inside the input, or
-// with count_include_pad those inside the padded input (a ceil_mode window hanging past the end
-// padding is clipped there, as in PyTorch and ONNX Runtime).
-std::vector<int64_t> divisors(const WindowAxis& a, bool include_pad) {
-  std::vector<int64_t> d(static_cast<std::size_t>(a.out));
-  for (int64_t o = 0; o < a.out; ++o) {
-    int64_t first, last;
-    if (include_pad) {
-      valid_taps(a.start(o), a.kernel, a.dilation, -a.pad_begin, a.in + a.pad_end, first, last);
-    } else {
-      valid_taps(a.start(o), a.kernel, a.dilation, 0, a.in, first, last);
-    }
-    d[static_cast<std::size_t>(o)] = std::max<int64_t>(0, last - first);
-  }
-  return d;
 }
 
 class MaxPoolOp : public OpKernel {
@@ -177,7 +100,7 @@ class AveragePoolOp : public OpKernel {
     float* y = ctx.output(0).f32();
     pool_planes(g, x.f32(), y, 0.0f, [](float acc, float v) { return acc + v; });
     const bool include_pad = ctx.attrs().get_int("count_include_pad", 0) != 0;
-    const std::vector<int64_t> dh = divisors(g.h, include_pad), dw = divisors(g.w, include_pad);
+    const std::vector<int64_t> dh = average_divisors(g.h, include_pad), dw = average_divisors(g.w, include_pad);
     const int64_t out_plane = g.h.out * g.w.out;
     std::vector<float> divisor(static_cast<std::size_t>(out_plane));
     for (int64_t oh = 0; oh < g.h.out; ++oh)

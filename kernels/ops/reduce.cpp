@@ -10,12 +10,6 @@
 // accumulate contiguous input rows. Both run in parallel over outputs or rows.
 // Cost: one flop per input element.
 
-// GCC 12's AVX-512 intrinsics raise a false -Wmaybe-uninitialized when Eigen's packet math is
-// inlined (GCC bug 105593, fixed in GCC 13); it must be silenced before the first include.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>

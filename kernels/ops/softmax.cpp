@@ -6,12 +6,6 @@
 // time, so NCHW channel softmax never walks memory with a stride.
 // Cost: four flops per element (max, subtract-and-exp, sum, divide).
 
-// GCC 12's AVX-512 intrinsics raise a false -Wmaybe-uninitialized when Eigen's packet math is
-// inlined (GCC bug 105593, fixed in GCC 13); it must be silenced before the first include.
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include <Eigen/Core>
 #include <algorithm>
 

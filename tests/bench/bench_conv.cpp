@@ -18,9 +18,6 @@
 #include <string>
 #include <vector>
 
-// GCC 12 flags its own AVX-512 intrinsics as maybe-uninitialized inside Eigen's GEMM kernel
-// (GCC bug 105593); nothing in this file is concerned.
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
 
 #include "kernels/conv_kernels.h"

@@ -2,51 +2,29 @@
 // file and the problem, and no output file: never a crash, a stack trace or a half-written result.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/tensor.h"
 #include "kernels/tensor_io.h"
 #include "tests/support/onnx_builder.h"
-
-extern char** environ;
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_files.h"
 
 namespace coda::test {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
   return s;
 }
-
-struct Process {
-  int exit_code = -1;
-  std::string err;
-};
 
 class CliErrors : public ::testing::Test {
  protected:
@@ -64,35 +42,13 @@ class CliErrors : public ::testing::Test {
 
   fs::path path(const std::string& name) const { return dir_ / name; }
 
-  // Runs the coda binary; stdout goes to a file, stderr is captured.
-  Process run(const std::vector<std::string>& args) const {
-    const std::string out_path = (dir_ / "stdout.txt").string(), err_path = (dir_ / "stderr.txt").string();
-    std::vector<std::string> strings{CODA_BINARY};
-    strings.insert(strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    Process p;
-    const int spawn_error = posix_spawn(&pid, CODA_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawn_error != 0) {
-      p.err = "posix_spawn failed: " + std::to_string(spawn_error);
-      return p;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    p.err = read_text(err_path);
-    return p;
+  // Runs the coda binary, its stdout and stderr captured in files of the test's directory.
+  ProcessResult run(const std::vector<std::string>& args) const {
+    return run_process(CODA_BINARY, args, dir_.string());
   }
 
   // `coda run --model M [--input I...] --output out.npy`
-  Process run_model(const fs::path& model, const std::vector<fs::path>& inputs) const {
+  ProcessResult run_model(const fs::path& model, const std::vector<fs::path>& inputs) const {
     std::vector<std::string> args{"run", "--model", model.string()};
     for (const auto& in : inputs) {
       args.push_back("--input");
@@ -104,7 +60,7 @@ class CliErrors : public ::testing::Test {
   }
 
   // The contract: exit 2, one line, every `needles` entry present (case-insensitive), no output.
-  void expect_bad_input(const Process& p, const std::vector<std::string>& needles) const {
+  void expect_bad_input(const ProcessResult& p, const std::vector<std::string>& needles) const {
     EXPECT_EQ(p.exit_code, 2) << "stderr: " << p.err;
     EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << "want exactly one line, got: " << p.err;
     EXPECT_TRUE(!p.err.empty() && p.err.back() == '\n') << p.err;
@@ -138,7 +94,7 @@ class CliErrors : public ::testing::Test {
 TEST_F(CliErrors, ValidModelRunsAndWritesItsOutput) {
   // The baseline the other tests perturb: without a fault the same command succeeds.
   fs::path model = write_small_model();
-  Process p = run_model(model, {write_input("x.npy", {1, 3, 8, 8})});
+  ProcessResult p = run_model(model, {write_input("x.npy", {1, 3, 8, 8})});
   ASSERT_EQ(p.exit_code, 0) << p.err;
   Tensor y = read_tensor_file(out_.string());
   EXPECT_EQ(y.shape(), (Shape{1, 4, 8, 8}));
@@ -146,7 +102,7 @@ TEST_F(CliErrors, ValidModelRunsAndWritesItsOutput) {
 
 TEST_F(CliErrors, TruncatedModel) {
   fs::path good = write_small_model("good.onnx");
-  std::string bytes = read_text(good);
+  std::string bytes = read_bytes(good);
   fs::path model = path("truncated.onnx");
   write_bytes(model, bytes.substr(0, bytes.size() / 2));
   expect_bad_input(run_model(model, {write_input("x.npy", {1, 3, 8, 8})}), {model.string()});
@@ -243,7 +199,7 @@ TEST_F(CliErrors, MalformedNpyMagic) {
 TEST_F(CliErrors, MalformedNpyTruncatedData) {
   fs::path model = write_small_model();
   fs::path good = write_input("good.npy", {1, 3, 8, 8});
-  std::string bytes = read_text(good);
+  std::string bytes = read_bytes(good);
   fs::path in = path("truncated.npy");
   write_bytes(in, bytes.substr(0, bytes.size() - 100));
   expect_bad_input(run_model(model, {in}), {in.string()});

@@ -5,25 +5,19 @@
 // until it is moved out of the list.
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/tensor.h"
 #include "kernels/tensor_io.h"
-
-extern char** environ;
+#include "tests/support/subprocess.h"
 
 namespace coda::test {
 namespace {
@@ -69,45 +63,6 @@ std::vector<std::string> case_names() {
   return names;
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Process {
-  int exit_code = -1;
-  std::string err;
-};
-
-// Runs the coda binary with `args`, stdout to a file, stderr captured.
-Process run_coda(const std::vector<std::string>& args, const fs::path& dir) {
-  const std::string out_path = (dir / "stdout.txt").string(), err_path = (dir / "stderr.txt").string();
-  std::vector<std::string> strings{CODA_BINARY};
-  strings.insert(strings.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : strings) argv.push_back(s.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  Process p;
-  const int spawn_error = posix_spawn(&pid, CODA_BINARY, &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (spawn_error != 0) {
-    p.err = "posix_spawn failed: " + std::to_string(spawn_error);
-    return p;
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  p.err = read_text(err_path);
-  return p;
-}
-
 class ConformanceCase : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
@@ -134,7 +89,7 @@ TEST_P(ConformanceCase, RunsThroughTheCli) {
   const fs::path out = dir_ / "out.pb";
   args.push_back("--output");
   args.push_back(out.string());
-  const Process p = run_coda(args, dir_);
+  const ProcessResult p = run_process(CODA_BINARY, args, dir_.string());
 
   auto unsupported = expected_unsupported().find(name);
   if (unsupported != expected_unsupported().end()) {

@@ -4,14 +4,11 @@
 // preprocessing, and with bad data (exit 2, one line).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,26 +18,13 @@
 #include "kernels/tensor.h"
 #include "kernels/tensor_io.h"
 #include "tests/support/onnx_builder.h"
-
-extern char** environ;
+#include "tests/support/subprocess.h"
+#include "tests/support/temp_files.h"
 
 namespace coda::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Process {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // The synthetic data set: image i is 1x2x2 with pixel 0 = (i % 10) / 10 and pixel 1 = 0.45 (the
 // others are distractors), label i % 3 == 0 ? 0 : 1. The model scores class 0 with pixel 0 and
@@ -83,31 +67,8 @@ class EvalCli : public ::testing::Test {
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
-  Process run(const std::vector<std::string>& args) const {
-    const std::string out_path = path("stdout.txt"), err_path = path("stderr.txt");
-    std::vector<std::string> strings{CODA_BINARY};
-    strings.insert(strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& s : strings) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    Process p;
-    const int spawn_error = posix_spawn(&pid, CODA_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawn_error != 0) {
-      p.err = "posix_spawn failed: " + std::to_string(spawn_error);
-      return p;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    p.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    p.out = read_text(out_path);
-    p.err = read_text(err_path);
-    return p;
+  ProcessResult run(const std::vector<std::string>& args) const {
+    return run_process(CODA_BINARY, args, dir_.string());
   }
 
   // x [batch, 1, side, side] -> Flatten (or a Reshape to a constant shape) -> Gemm whose two
@@ -154,13 +115,13 @@ class EvalCli : public ::testing::Test {
     return buffer;
   }
 
-  void expect_accuracy(const Process& p, int n = kImages) const {
+  void expect_accuracy(const ProcessResult& p, int n = kImages) const {
     ASSERT_EQ(p.exit_code, 0) << p.err;
     EXPECT_NE(p.out.find(accuracy_line(expected_correct(n), n)), std::string::npos)
         << "want '" << accuracy_line(expected_correct(n), n) << "' in: " << p.out;
   }
 
-  static void expect_bad_input(const Process& p, const std::vector<std::string>& needles) {
+  static void expect_bad_input(const ProcessResult& p, const std::vector<std::string>& needles) {
     EXPECT_EQ(p.exit_code, 2) << p.err;
     EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << "want exactly one line, got: " << p.err;
     for (const std::string& n : needles)
@@ -183,7 +144,7 @@ TEST_F(EvalCli, AccuracyOfAPixelComparingModelIsExact) {
 
 TEST_F(EvalCli, JsonOutputParsesAndCarriesTheConfusionMatrix) {
   const std::string model = write_model("m.onnx", -1);
-  Process p = run({"eval", "--model", model, "--data", data_, "--json", "--confusion", "--batch", "5"});
+  ProcessResult p = run({"eval", "--model", model, "--data", data_, "--json", "--confusion", "--batch", "5"});
   ASSERT_EQ(p.exit_code, 0) << p.err;
   nlohmann::json j = nlohmann::json::parse(p.out);
   EXPECT_EQ(j["n"].get<int>(), kImages);
@@ -200,7 +161,7 @@ TEST_F(EvalCli, JsonOutputParsesAndCarriesTheConfusionMatrix) {
   EXPECT_DOUBLE_EQ(j["per_class_accuracy"][0].get<double>(), class0);
 
   // The text form prints the same matrix.
-  Process text = run({"eval", "--model", model, "--data", data_, "--confusion"});
+  ProcessResult text = run({"eval", "--model", model, "--data", data_, "--confusion"});
   ASSERT_EQ(text.exit_code, 0) << text.err;
   EXPECT_NE(text.out.find("confusion matrix"), std::string::npos) << text.out;
   // Rows read "LABEL COUNT COUNT ACCURACY (...)".
@@ -238,7 +199,7 @@ TEST_F(EvalCli, StoredPreprocessingAppliesUnlessTheSpecHasATransform) {
                    {without, "model expects 1x4x4 images", data_ + " has 1x2x2", "add @pad=1"});
   expect_accuracy(run({"eval", "--model", without, "--data", data_ + "@pad=1"}));
   // A transform in the spec replaces the stored one (here: shifting the pixels the model reads).
-  Process replaced = run({"eval", "--model", with, "--data", data_ + "@resize=4", "--json"});
+  ProcessResult replaced = run({"eval", "--model", with, "--data", data_ + "@resize=4", "--json"});
   ASSERT_EQ(replaced.exit_code, 0) << replaced.err;
   EXPECT_EQ(nlohmann::json::parse(replaced.out)["transform"].get<std::string>(), "resize=4");
   expect_bad_input(run({"eval", "--model", without, "--data", data_ + "@resize=3"}),
@@ -250,11 +211,8 @@ TEST_F(EvalCli, BadDataOrMismatchedModelsExitWithOneLine) {
   const std::string missing = path("missing.npy");
   expect_bad_input(run({"eval", "--model", model, "--data", "npy:" + path("images.npy") + "," + missing}),
                    {missing, "cannot open"});
-  {
-    std::ofstream out(path("short.npy"), std::ios::binary);
-    const std::string bytes = encode_npy(Tensor::filled({5, 1, 2, 2}, 0.5f));
-    out << bytes.substr(0, bytes.size() - 8);
-  }
+  const std::string bytes = encode_npy(Tensor::filled({5, 1, 2, 2}, 0.5f));
+  write_bytes(path("short.npy"), bytes.substr(0, bytes.size() - 8));
   expect_bad_input(run({"eval", "--model", model, "--data", "npy:" + path("short.npy") + "," + path("labels.npy")}),
                    {path("short.npy"), "truncated"});
   write_tensor_file(Tensor::from_int64({3}, {0, 1, 1}), path("three.npy"));

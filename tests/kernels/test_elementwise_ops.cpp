@@ -16,69 +16,15 @@
 #include "kernels/graph.h"
 #include "kernels/op.h"
 #include "kernels/tensor.h"
+#include "tests/support/bad_input.h"
+#include "tests/support/graph_runner.h"
 
 namespace coda {
 namespace {
 
-// ---------------------------------------------------------------------------------------------
-// Harness: one node whose non-constant inputs are graph inputs, prepared and executed.
-
-struct In {
-  Tensor tensor;          // empty: omitted optional input
-  bool constant = false;
-};
-In var(Tensor t) { return In{std::move(t), false}; }
-In cst(Tensor t) { return In{std::move(t), true}; }
-In none() { return In{}; }
-
-Graph one_node(const std::string& op, const std::vector<In>& inputs, const Attributes& attrs, int opset,
-               int outputs, std::vector<Tensor>* feeds) {
-  Graph g;
-  std::vector<int> ins;
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const std::string name = "in" + std::to_string(i);
-    if (inputs[i].tensor.empty()) {
-      ins.push_back(-1);
-    } else if (inputs[i].constant) {
-      ins.push_back(g.add_constant(name, inputs[i].tensor));
-    } else {
-      const int id = g.value_id(name);
-      Value& v = g.values[static_cast<std::size_t>(id)];
-      v.shape = inputs[i].tensor.shape();
-      v.dtype = inputs[i].tensor.dtype();
-      v.shape_known = true;
-      g.inputs.push_back(id);
-      ins.push_back(id);
-      if (feeds) feeds->push_back(inputs[i].tensor);
-    }
-  }
-  std::vector<int> outs;
-  for (int o = 0; o < outputs; ++o) outs.push_back(g.value_id("out" + std::to_string(o)));
-  Node& node = g.add_node(op, "the_" + op, ins, outs);
-  node.attrs = attrs;
-  node.opset = opset;
-  g.outputs = outs;
-  return g;
-}
-
-std::vector<Tensor> run_op(const std::string& op, const std::vector<In>& inputs, const Attributes& attrs = {},
-                           int opset = 17, int outputs = 1) {
-  std::vector<Tensor> feeds;
-  Graph g = one_node(op, inputs, attrs, opset, outputs, &feeds);
-  prepare_graph(g);
-  Executor executor(g);
-  return executor.run(feeds);
-}
-
-Tensor run1(const std::string& op, const std::vector<In>& inputs, const Attributes& attrs = {}, int opset = 17) {
-  return run_op(op, inputs, attrs, opset).front();
-}
-
-Attributes attrs_of(std::initializer_list<std::pair<const char*, AttrValue>> list) {
-  Attributes a;
-  for (const auto& [name, value] : list) a.set(name, value);
-  return a;
-}
+// The harness of tests/support/graph_runner.h (one node whose non-constant inputs are graph
+// inputs, prepared and executed) and expect_bad_input.
+using namespace test;
 
 Tensor random_tensor(const Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
@@ -94,16 +40,6 @@ Tensor random_ints(const Shape& shape, uint32_t seed, int64_t lo, int64_t hi) {
   Tensor t(shape, DType::Int64);
   for (int64_t i = 0; i < t.size(); ++i) t.i64()[i] = dist(rng);
   return t;
-}
-
-// Reference index arithmetic.
-std::vector<int64_t> unravel(int64_t i, const Shape& shape) {
-  std::vector<int64_t> idx(shape.size());
-  for (std::size_t d = shape.size(); d-- > 0;) {
-    idx[d] = i % shape[d];
-    i /= shape[d];
-  }
-  return idx;
 }
 
 // Offset in a tensor of shape `in` of the output index `idx` under numpy broadcasting.
@@ -126,10 +62,6 @@ Shape ref_broadcast(const std::vector<Shape>& shapes) {
   return out;
 }
 
-double value(const Tensor& t, int64_t i) {
-  return t.dtype() == DType::Int64 ? static_cast<double>(t.i64()[i]) : static_cast<double>(t.f32()[i]);
-}
-
 // |got - want| <= tol * (1 + |want|); NaN matches NaN, equal infinities match.
 ::testing::AssertionResult close(const Tensor& got, const Shape& shape, const std::vector<double>& want,
                                  double tol = 1e-5) {
@@ -145,18 +77,6 @@ double value(const Tensor& t, int64_t i) {
       return ::testing::AssertionFailure() << "element " << i << ": got " << g << ", want " << w;
   }
   return ::testing::AssertionSuccess();
-}
-
-// Runs `fn`, expecting BadInput whose message contains every fragment.
-template <typename Fn>
-void expect_bad_input(Fn fn, const std::vector<std::string>& fragments) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected BadInput";
-  } catch (const BadInput& e) {
-    for (const std::string& f : fragments)
-      EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << "message: " << e.what() << "\nmissing: " << f;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

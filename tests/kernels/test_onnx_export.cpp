@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -21,22 +22,14 @@
 #include "kernels/onnx_export.h"
 #include "kernels/onnx_import.h"
 #include "kernels/op.h"
+#include "tests/support/graph_runner.h"
+#include "tests/support/temp_files.h"
 
 namespace coda {
 namespace {
 
-// Test-only op (see test_onnx_import.cpp): every output has input 0's shape and data.
-class ExportTestOp : public OpKernel {
- public:
-  std::vector<TensorInfo> infer(const InferContext& ctx) const override {
-    return std::vector<TensorInfo>(std::max<std::size_t>(1, ctx.node().outputs.size()), ctx.input(0));
-  }
-  void run(const RunContext& ctx) const override {
-    for (int o = 0; o < ctx.output_count(); ++o)
-      if (ctx.has_output(o)) std::memcpy(ctx.output(o).raw(), ctx.input(0).raw(), ctx.input(0).bytes());
-  }
-};
-CODA_REGISTER_OP(CodaExportTestOp, ExportTestOp);
+// The copying test op of tests/support/graph_runner.h, under a name of this suite.
+CODA_REGISTER_OP(CodaExportTestOp, test::CopyInputOp);
 constexpr const char* kOp = "CodaExportTestOp";
 
 std::string raw_bytes(const Tensor& t) { return std::string(static_cast<const char*>(t.raw()), t.bytes()); }
@@ -295,15 +288,13 @@ TEST(OnnxExport, ConformanceModelsRoundTrip) {
 }
 
 TEST(OnnxExport, SaveWritesAtomicallyAndReportsFailures) {
-  std::string pattern = ::testing::TempDir() + "coda_onnx_export_XXXXXX";
-  ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-  const std::string dir = pattern;
-  const std::string path = dir + "/model.onnx";
+  test::TempDir tmp("coda_onnx_export_");
+  const std::string path = tmp.file("model.onnx");
   Graph g = rich_graph();
   save_onnx(g, path);
   expect_same_graph(g, load_onnx(path));
   // The target is a directory: nothing is written and no temporary file stays behind.
-  const std::string blocked = dir + "/blocked.onnx";
+  const std::string blocked = tmp.file("blocked.onnx");
   ASSERT_EQ(::mkdir(blocked.c_str(), 0755), 0);
   try {
     save_onnx(g, blocked);
@@ -311,15 +302,7 @@ TEST(OnnxExport, SaveWritesAtomicallyAndReportsFailures) {
   } catch (const BadInput& error) {
     EXPECT_EQ(std::string(error.what()).rfind(blocked + ": cannot write: ", 0), 0u) << error.what();
   }
-  std::set<std::string> entries;
-  DIR* d = ::opendir(dir.c_str());
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') entries.insert(e->d_name);
-  ::closedir(d);
-  EXPECT_EQ(entries, (std::set<std::string>{"model.onnx", "blocked.onnx"}));
-  ::rmdir(blocked.c_str());
-  ::unlink(path.c_str());
-  ::rmdir(dir.c_str());
+  EXPECT_EQ(tmp.entries(), (std::set<std::string>{"model.onnx", "blocked.onnx"}));
 }
 
 }  // namespace

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <random>
 
@@ -20,63 +19,21 @@
 #include "kernels/onnx_tensor.h"
 #include "kernels/op.h"
 #include "kernels/tensor_io.h"
+#include "tests/support/bad_input.h"
+#include "tests/support/graph_runner.h"
+#include "tests/support/temp_files.h"
 
 namespace coda {
 namespace {
 
-// A test-only op, so these tests do not depend on which real kernels exist yet: every output has the
-// shape of input 0 and a copy of its data.
-class ImportTestOp : public OpKernel {
- public:
-  std::vector<TensorInfo> infer(const InferContext& ctx) const override {
-    return std::vector<TensorInfo>(std::max<std::size_t>(1, ctx.node().outputs.size()), ctx.input(0));
-  }
-  void run(const RunContext& ctx) const override {
-    for (int o = 0; o < ctx.output_count(); ++o)
-      if (ctx.has_output(o)) std::memcpy(ctx.output(o).raw(), ctx.input(0).raw(), ctx.input(0).bytes());
-  }
-};
-CODA_REGISTER_OP(CodaImportTestOp, ImportTestOp);
+// The copying test op (tests/support/graph_runner.h), so these tests do not depend on which real
+// kernels exist yet.
+CODA_REGISTER_OP(CodaImportTestOp, test::CopyInputOp);
 constexpr const char* kOp = "CodaImportTestOp";
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "coda_onnx_import_XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    for (const std::string& f : files_) ::unlink((path_ + "/" + f).c_str());
-    ::rmdir(path_.c_str());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) {
-    files_.push_back(name);
-    return path_ + "/" + name;
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  std::vector<std::string> files_;
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-void expect_bad_input(const std::function<void()>& action, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "no BadInput thrown; expected one mentioning " << fragments.front();
-  } catch (const BadInput& error) {
-    for (const std::string& f : fragments)
-      EXPECT_NE(std::string(error.what()).find(f), std::string::npos) << "message: " << error.what();
-  }
-}
+using test::expect_bad_input;
+using test::TempDir;
+using test::write_bytes;
 
 // --- a minimal model writer over the protobuf API ----------------------------------------------
 

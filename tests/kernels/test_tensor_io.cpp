@@ -9,7 +9,6 @@
 
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <random>
 #include <set>
@@ -19,49 +18,15 @@
 #include "kernels/onnx_tensor.h"
 #include "kernels/tensor.h"
 #include "kernels/tensor_io.h"
+#include "tests/support/bad_input.h"
+#include "tests/support/temp_files.h"
 
 namespace coda {
 namespace {
 
-// A fresh directory under the test temp dir, removed with its files afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "coda_tensor_io_XXXXXX";
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    for (const std::string& name : entries()) {
-      std::string p = path_ + "/" + name;
-      struct stat info {};
-      if (::lstat(p.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) ::rmdir(p.c_str());
-      else ::unlink(p.c_str());
-    }
-    ::rmdir(path_.c_str());
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-  std::set<std::string> entries() const {
-    std::set<std::string> names;
-    if (DIR* dir = ::opendir(path_.c_str())) {
-      while (dirent* e = ::readdir(dir))
-        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.insert(e->d_name);
-      ::closedir(dir);
-    }
-    return names;
-  }
-
- private:
-  std::string path_;
-};
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using test::expect_bad_input;
+using test::TempDir;
+using test::write_bytes;
 
 std::string raw_bytes(const Tensor& t) { return std::string(static_cast<const char*>(t.raw()), t.bytes()); }
 
@@ -137,16 +102,6 @@ std::string be_bytes(const std::vector<T>& values) {
   for (std::size_t i = 0; i < out.size(); i += sizeof(T)) std::reverse(out.begin() + static_cast<long>(i),
                                                                       out.begin() + static_cast<long>(i + sizeof(T)));
   return out;
-}
-
-void expect_bad_input(const std::function<void()>& action, const std::vector<std::string>& fragments) {
-  try {
-    action();
-    ADD_FAILURE() << "no BadInput thrown; expected one mentioning " << fragments.front();
-  } catch (const BadInput& error) {
-    for (const std::string& f : fragments)
-      EXPECT_NE(std::string(error.what()).find(f), std::string::npos) << "message: " << error.what();
-  }
 }
 
 // --- .npy -------------------------------------------------------------------------------------

@@ -5,22 +5,13 @@
 #include <sys/wait.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
+
+#include "tests/support/temp_files.h"
 
 extern char** environ;
 
 namespace coda::test {
-namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
 
 std::vector<std::string> ProcessResult::err_lines() const {
   std::vector<std::string> lines;
@@ -54,8 +45,8 @@ ProcessResult run_process(const std::string& binary, const std::vector<std::stri
   int status = 0;
   waitpid(pid, &status, 0);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  result.out = slurp(out_path);
-  result.err = slurp(err_path);
+  result.out = read_bytes(out_path);
+  result.err = read_bytes(err_path);
   return result;
 }
 
