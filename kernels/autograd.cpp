@@ -63,6 +63,13 @@ void zero_gradient(Tensor* grad) {
   if (grad) std::fill(grad->f32(), grad->f32() + grad->size(), 0.0f);
 }
 
+const Tensor* output_grad_or_zero_inputs(const BackwardContext& ctx) {
+  const Tensor* dy = ctx.output_grad(0);
+  if (!dy)
+    for (std::size_t i = 0; i < ctx.node().inputs.size(); ++i) zero_gradient(ctx.input_grad(static_cast<int>(i)));
+  return dy;
+}
+
 bool unary_gradients(const BackwardContext& ctx, Tensor*& dx, const Tensor*& dy) {
   dx = ctx.input_grad(0);
   dy = ctx.output_grad(0);

@@ -82,6 +82,10 @@ class BackwardContext {
 // Fills a gradient with zeros; null (no gradient wanted) is ignored.
 void zero_gradient(Tensor* grad);
 
+// dL/d(output 0), or null when that output does not reach the loss; every input gradient asked
+// for is then zero, and has been filled so: the backward pass has nothing left to do.
+const Tensor* output_grad_or_zero_inputs(const BackwardContext& ctx);
+
 // The common start of a backward pass with one differentiable input: dx = input_grad(0) and dy =
 // output_grad(0). Returns false when nothing is left to do: input 0 takes no gradient, or the
 // output does not reach the loss (dx is then zeroed).

@@ -108,11 +108,8 @@ class BatchNormalizationGrad final : public GradKernel {
     Tensor* dx_tensor = ctx.input_grad(0);
     Tensor* dscale_tensor = ctx.input_grad(1);
     Tensor* dshift_tensor = ctx.input_grad(2);
-    const Tensor* dy_tensor = ctx.output_grad(0);
-    if (!dy_tensor) {
-      for (Tensor* t : {dx_tensor, dscale_tensor, dshift_tensor}) zero_gradient(t);
-      return;
-    }
+    const Tensor* dy_tensor = output_grad_or_zero_inputs(ctx);
+    if (!dy_tensor) return;
     const Tensor& x_tensor = ctx.input(0);
     const Layout l = layout_of(ctx, x_tensor);
     if (ctx.saved().size() != 2 || ctx.saved()[0].size() != l.params)

@@ -16,11 +16,8 @@ class ConvGrad final : public GradKernel {
     Tensor* dx = ctx.input_grad(0);
     Tensor* dw = ctx.input_grad(1);
     Tensor* db = ctx.has_input(2) ? ctx.input_grad(2) : nullptr;
-    const Tensor* dy = ctx.output_grad(0);
-    if (!dy) {  // the output does not reach the loss: every gradient is zero
-      for (Tensor* t : {dx, dw, db}) zero_gradient(t);
-      return;
-    }
+    const Tensor* dy = output_grad_or_zero_inputs(ctx);
+    if (!dy) return;
     // The geometry the forward kernel used (window.h), with its shape checks.
     const Conv2dGeometry g = conv_geometry(ctx.node(), x.shape(), w.shape());
     if (dy->size() != g.batch * g.out_channels * g.out_plane())

@@ -21,13 +21,8 @@ class GemmGrad final : public GradKernel {
     Tensor* da = ctx.input_grad(0);
     Tensor* db = ctx.input_grad(1);
     Tensor* dc = ctx.has_input(2) ? ctx.input_grad(2) : nullptr;
-    const Tensor* dy_tensor = ctx.output_grad(0);
-    if (!dy_tensor) {
-      zero_gradient(da);
-      zero_gradient(db);
-      zero_gradient(dc);
-      return;
-    }
+    const Tensor* dy_tensor = output_grad_or_zero_inputs(ctx);
+    if (!dy_tensor) return;
     const GemmShape s =
         gemm_shape(ctx.node(), a.shape(), b.shape(), ctx.has_input(2) ? &ctx.input(2).shape() : nullptr);
     const bool ta = s.transpose_a, tb = s.transpose_b;
@@ -86,12 +81,8 @@ class MatMulGrad final : public GradKernel {
     const Tensor& b = ctx.input(1);
     Tensor* da = ctx.input_grad(0);
     Tensor* db = ctx.input_grad(1);
-    const Tensor* dy_tensor = ctx.output_grad(0);
-    if (!dy_tensor) {
-      zero_gradient(da);
-      zero_gradient(db);
-      return;
-    }
+    const Tensor* dy_tensor = output_grad_or_zero_inputs(ctx);
+    if (!dy_tensor) return;
     if (!da && !db) return;
     const MatMulShape s = matmul_shape(ctx.node(), a.shape(), b.shape(), true);
     const int64_t m = s.m, k = s.k, n = s.n;

@@ -119,53 +119,36 @@ class AveragePoolGrad final : public GradKernel {
   }
 };
 
-// Global pools: one output per plane.
-struct GlobalShape {
-  int64_t planes = 0, plane = 0;
-};
-
-GlobalShape global_shape(const BackwardContext& ctx) {
-  const Tensor& x = ctx.input(0);
-  if (x.rank() < 3) ctx.fail("input " + shape_string(x.shape()) + " must be (N, C, D1, ...)");
-  GlobalShape s;
-  s.planes = x.dim(0) * x.dim(1);
-  s.plane = s.planes == 0 ? 0 : x.size() / s.planes;
-  return s;
-}
-
-class GlobalAveragePoolGrad final : public GradKernel {
+// Global pools: one output per (image, channel) plane. The average passes dY / (plane size) to
+// every element of its plane; the max passes dY to the plane's first maximum, the element the
+// forward kernel keeps.
+template <bool Max>
+class GlobalPoolGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
     Tensor* dx_tensor;
     const Tensor* dy_tensor;
     if (!prepare(ctx, dx_tensor, dy_tensor)) return;
-    const GlobalShape s = global_shape(ctx);
-    const float* dy = dy_tensor->f32();
-    float* dx = dx_tensor->f32();
-    const float scale = s.plane > 0 ? 1.0f / static_cast<float>(s.plane) : 0.0f;
-#pragma omp parallel for schedule(static) if (s.planes * s.plane >= kParallelMin && !omp_in_parallel())
-    for (int64_t p = 0; p < s.planes; ++p) std::fill(dx + p * s.plane, dx + (p + 1) * s.plane, dy[p] * scale);
-  }
-};
-
-class GlobalMaxPoolGrad final : public GradKernel {
- public:
-  void backward(const BackwardContext& ctx) const override {
-    Tensor* dx_tensor;
-    const Tensor* dy_tensor;
-    if (!prepare(ctx, dx_tensor, dy_tensor)) return;
-    const GlobalShape s = global_shape(ctx);
-    const float* x = ctx.input(0).f32();
+    const Tensor& x_tensor = ctx.input(0);
+    if (x_tensor.rank() < 3) ctx.fail("input " + shape_string(x_tensor.shape()) + " must be (N, C, D1, ...)");
+    const int64_t planes = x_tensor.dim(0) * x_tensor.dim(1);
+    const int64_t plane = planes == 0 ? 0 : x_tensor.size() / planes;
+    const float* x = x_tensor.f32();
     const float* y = ctx.output(0).f32();
     const float* dy = dy_tensor->f32();
     float* dx = dx_tensor->f32();
-#pragma omp parallel for schedule(static) if (s.planes * s.plane >= kParallelMin && !omp_in_parallel())
-    for (int64_t p = 0; p < s.planes; ++p) {
-      const float* in = x + p * s.plane;
-      float* din = dx + p * s.plane;
-      std::fill(din, din + s.plane, 0.0f);
-      const float* at = std::find(in, in + s.plane, y[p]);  // the first maximum, as the forward kernel keeps
-      if (at != in + s.plane) din[at - in] = dy[p];
+    const float scale = plane > 0 ? 1.0f / static_cast<float>(plane) : 0.0f;
+#pragma omp parallel for schedule(static) if (planes * plane >= kParallelMin && !omp_in_parallel())
+    for (int64_t p = 0; p < planes; ++p) {
+      float* din = dx + p * plane;
+      if constexpr (Max) {
+        const float* in = x + p * plane;
+        std::fill(din, din + plane, 0.0f);
+        const float* at = std::find(in, in + plane, y[p]);
+        if (at != in + plane) din[at - in] = dy[p];
+      } else {
+        std::fill(din, din + plane, dy[p] * scale);
+      }
     }
   }
 };
@@ -174,7 +157,7 @@ class GlobalMaxPoolGrad final : public GradKernel {
 
 CODA_REGISTER_GRAD(MaxPool, MaxPoolGrad);
 CODA_REGISTER_GRAD(AveragePool, AveragePoolGrad);
-CODA_REGISTER_GRAD(GlobalAveragePool, GlobalAveragePoolGrad);
-CODA_REGISTER_GRAD(GlobalMaxPool, GlobalMaxPoolGrad);
+CODA_REGISTER_GRAD(GlobalAveragePool, GlobalPoolGrad<false>);
+CODA_REGISTER_GRAD(GlobalMaxPool, GlobalPoolGrad<true>);
 
 }  // namespace coda

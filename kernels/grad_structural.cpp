@@ -138,15 +138,12 @@ template <bool Subtract>
 class AdditiveGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
+    const Tensor* dy = output_grad_or_zero_inputs(ctx);
+    if (!dy) return;
     const int n = static_cast<int>(ctx.node().inputs.size());
-    const Tensor* dy = ctx.output_grad(0);
     for (int i = 0; i < n; ++i) {
       Tensor* dx = ctx.input_grad(i);
       if (!dx) continue;
-      if (!dy) {
-        zero_gradient(dx);
-        continue;
-      }
       const float scale = Subtract && i == 1 ? -1.0f : 1.0f;
       reduce_to(dy->f32(), dy->shape(), operand_shape(ctx, i), scale, dx->f32());
     }
@@ -157,14 +154,11 @@ class AdditiveGrad final : public GradKernel {
 class MulGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
-    const Tensor* dy = ctx.output_grad(0);
+    const Tensor* dy = output_grad_or_zero_inputs(ctx);
+    if (!dy) return;
     for (int i = 0; i < 2; ++i) {
       Tensor* dx = ctx.input_grad(i);
       if (!dx) continue;
-      if (!dy) {
-        zero_gradient(dx);
-        continue;
-      }
       const Tensor& other = ctx.input(1 - i);
       const Shape other_shape = operand_shape(ctx, 1 - i);
       const Shape& out = dy->shape();
@@ -292,12 +286,9 @@ class DropoutGrad final : public GradKernel {
 class ConcatGrad final : public GradKernel {
  public:
   void backward(const BackwardContext& ctx) const override {
+    const Tensor* dy = output_grad_or_zero_inputs(ctx);
+    if (!dy) return;
     const int n = static_cast<int>(ctx.node().inputs.size());
-    const Tensor* dy = ctx.output_grad(0);
-    if (!dy) {
-      for (int i = 0; i < n; ++i) zero_gradient(ctx.input_grad(i));
-      return;
-    }
     const int64_t rank = dy->rank();
     int64_t axis = ctx.attrs().get_int("axis", 1);
     if (!elementwise::normalize_axis(axis, rank)) ctx.fail("axis " + std::to_string(axis) + " is out of range");

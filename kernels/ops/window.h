@@ -81,8 +81,8 @@ struct PhasePlanes {
   PhasePlanes(const WindowAxis& h, const WindowAxis& w, int64_t extra_rows, int64_t extra_floats);
 
   int64_t stride_h = 1, stride_w = 1;
-  int64_t hq = 1, wq = 1;      // rows and row width of a phase plane
-  int64_t phase_size = 1;      // floats per phase plane, slack included
+  int64_t hq = 1, wq = 1;           // rows and row width of a phase plane
+  int64_t phase_size = 1;           // floats per phase plane, slack included
   std::vector<int64_t> tap_offset;  // per tap (i, j) in row-major order: where its sweep starts
 
   // Floats of all phase planes together.
@@ -94,7 +94,7 @@ struct PhasePlanes {
 
  private:
   int64_t in_w_ = 1, pad_top_ = 0, pad_left_ = 0;
-  int64_t rows_ = 0;                 // input rows the windows read
+  int64_t rows_ = 0;                    // input rows the windows read
   std::vector<int64_t> first_, count_;  // per phase column: first input column landing there, how many
 };
 

@@ -2,8 +2,6 @@
 // file and the problem, and no output file: never a crash, a stack trace or a half-written result.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -28,18 +26,6 @@ std::string lower(std::string s) {
 
 class CliErrors : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("coda_cli_errors_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    out_ = dir_ / "out.npy";
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   fs::path path(const std::string& name) const { return dir_ / name; }
 
   // Runs the coda binary, its stdout and stderr captured in files of the test's directory.
@@ -87,8 +73,9 @@ class CliErrors : public ::testing::Test {
     return p;
   }
 
-  fs::path dir_;
-  fs::path out_;
+  TempDir tmp_{"coda_cli_errors_"};
+  const fs::path dir_{tmp_.path()};
+  const fs::path out_{dir_ / "out.npy"};
 };
 
 TEST_F(CliErrors, ValidModelRunsAndWritesItsOutput) {

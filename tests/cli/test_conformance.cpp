@@ -5,8 +5,6 @@
 // until it is moved out of the list.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -18,6 +16,7 @@
 #include "kernels/tensor.h"
 #include "kernels/tensor_io.h"
 #include "tests/support/subprocess.h"
+#include "tests/support/temp_files.h"
 
 namespace coda::test {
 namespace {
@@ -65,16 +64,8 @@ std::vector<std::string> case_names() {
 
 class ConformanceCase : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("coda_conformance_" + std::to_string(getpid()) + "_" + GetParam());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  fs::path dir_;
+  TempDir tmp_{"coda_conformance_"};
+  const fs::path dir_{tmp_.path()};
 };
 
 TEST_P(ConformanceCase, RunsThroughTheCli) {

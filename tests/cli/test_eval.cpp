@@ -4,8 +4,6 @@
 // preprocessing, and with bad data (exit 2, one line).
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -42,10 +40,6 @@ int expected_correct(int n) {
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("coda_eval_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     Tensor images({kImages, 1, 2, 2}, DType::Float32);
     std::vector<int64_t> labels;
     for (int i = 0; i < kImages; ++i) {
@@ -59,10 +53,6 @@ class EvalCli : public ::testing::Test {
     write_tensor_file(images, path("images.npy"));
     write_tensor_file(Tensor::from_int64({kImages}, labels), path("labels.npy"));
     data_ = "npy:" + path("images.npy") + "," + path("labels.npy");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
@@ -129,7 +119,8 @@ class EvalCli : public ::testing::Test {
     EXPECT_EQ(p.out, "");
   }
 
-  fs::path dir_;
+  TempDir tmp_{"coda_eval_"};
+  const fs::path dir_{tmp_.path()};
   std::string data_;
 };
 

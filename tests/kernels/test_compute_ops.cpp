@@ -123,15 +123,41 @@ Axis make_axis(int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t 
   return a;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Conv
-
-struct ConvCase {
-  int64_t batch = 1, groups = 1, cin_g = 1, cout_g = 1;
+// Window parameters shared by the Conv and pooling cases; a 1-D case uses only the width.
+struct WindowCase {
   bool one_d = false;
   int64_t in_h = 1, in_w = 1, k_h = 1, k_w = 1, s_h = 1, s_w = 1, d_h = 1, d_w = 1;
   int64_t pt = 0, pl = 0, pb = 0, pr = 0;
   std::string auto_pad = "NOTSET";
+
+  std::vector<int64_t> per_axis(int64_t h, int64_t w) const {
+    return one_d ? std::vector<int64_t>{w} : std::vector<int64_t>{h, w};
+  }
+
+  // strides, dilations and pads or auto_pad as an exporter writes them (defaults left out).
+  void set_window_attrs(Attributes& attrs) const {
+    if (s_h != 1 || s_w != 1) attrs.set("strides", per_axis(s_h, s_w));
+    if (d_h != 1 || d_w != 1) attrs.set("dilations", per_axis(d_h, d_w));
+    if (auto_pad == "NOTSET") {
+      if (pt || pl || pb || pr)
+        attrs.set("pads", one_d ? std::vector<int64_t>{pl, pr} : std::vector<int64_t>{pt, pl, pb, pr});
+    } else {
+      attrs.set("auto_pad", auto_pad);
+    }
+  }
+
+  // The reference geometry of both axes.
+  void axes(bool ceil_mode, Axis& ah, Axis& aw) const {
+    ah = one_d ? Axis{1, 1, 1, 1, 0, 0, 1} : make_axis(in_h, k_h, s_h, d_h, pt, pb, auto_pad, ceil_mode);
+    aw = make_axis(in_w, k_w, s_w, d_w, pl, pr, auto_pad, ceil_mode);
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Conv
+
+struct ConvCase : WindowCase {
+  int64_t batch = 1, groups = 1, cin_g = 1, cout_g = 1;
   bool bias = true, kernel_shape_attr = false, weights_constant = true;
 
   std::string describe() const {
@@ -146,9 +172,8 @@ struct ConvCase {
 
 // Output shape and values of a convolution, straight from the definition.
 std::vector<double> naive_conv(const ConvCase& c, const Tensor& x, const Tensor& w, const Tensor* b, Shape& shape) {
-  Axis ah = make_axis(c.in_h, c.k_h, c.s_h, c.d_h, c.pt, c.pb, c.auto_pad, false);
-  Axis aw = make_axis(c.in_w, c.k_w, c.s_w, c.d_w, c.pl, c.pr, c.auto_pad, false);
-  if (c.one_d) ah = Axis{1, 1, 1, 1, 0, 0, 1};
+  Axis ah, aw;
+  c.axes(false, ah, aw);
   const int64_t cin = c.groups * c.cin_g, cout = c.groups * c.cout_g;
   shape = c.one_d ? Shape{c.batch, cout, aw.out} : Shape{c.batch, cout, ah.out, aw.out};
   std::vector<double> y;
@@ -180,18 +205,8 @@ void check_conv(const ConvCase& c, std::mt19937& rng) {
   Tensor x = random_tensor(xs, rng), w = random_tensor(ws, rng), b = random_tensor({cout}, rng);
   Attributes attrs;
   if (c.groups != 1 || pick(rng, 0, 1)) attrs.set("group", c.groups);
-  auto per_axis = [&](int64_t h, int64_t wv) {
-    return c.one_d ? std::vector<int64_t>{wv} : std::vector<int64_t>{h, wv};
-  };
-  if (c.s_h != 1 || c.s_w != 1) attrs.set("strides", per_axis(c.s_h, c.s_w));
-  if (c.d_h != 1 || c.d_w != 1) attrs.set("dilations", per_axis(c.d_h, c.d_w));
-  if (c.auto_pad == "NOTSET") {
-    if (c.pt || c.pl || c.pb || c.pr)
-      attrs.set("pads", c.one_d ? std::vector<int64_t>{c.pl, c.pr} : std::vector<int64_t>{c.pt, c.pl, c.pb, c.pr});
-  } else {
-    attrs.set("auto_pad", c.auto_pad);
-  }
-  if (c.kernel_shape_attr) attrs.set("kernel_shape", per_axis(c.k_h, c.k_w));
+  c.set_window_attrs(attrs);
+  if (c.kernel_shape_attr) attrs.set("kernel_shape", c.per_axis(c.k_h, c.k_w));
   std::vector<Input> ins = {var(x), c.weights_constant ? constant(w) : var(w)};
   if (c.bias) ins.push_back(constant(b));
   Tensor got = run_op("Conv", ins, attrs).at(0);
@@ -480,11 +495,9 @@ TEST(ComputeKernels, Im2colOfAPixelRangeMatchesDefinition) {
 // ---------------------------------------------------------------------------------------------
 // Pooling
 
-struct PoolCase {
-  bool max = true, one_d = false, ceil_mode = false, include_pad = false;
-  int64_t batch = 1, channels = 1, in_h = 1, in_w = 1, k_h = 1, k_w = 1, s_h = 1, s_w = 1, d_h = 1, d_w = 1;
-  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
-  std::string auto_pad = "NOTSET";
+struct PoolCase : WindowCase {
+  bool max = true, ceil_mode = false, include_pad = false;
+  int64_t batch = 1, channels = 1;
 
   std::string describe() const {
     std::ostringstream s;
@@ -496,9 +509,8 @@ struct PoolCase {
 };
 
 std::vector<double> naive_pool(const PoolCase& c, const Tensor& x, Shape& shape) {
-  Axis ah = make_axis(c.in_h, c.k_h, c.s_h, c.d_h, c.pt, c.pb, c.auto_pad, c.ceil_mode);
-  Axis aw = make_axis(c.in_w, c.k_w, c.s_w, c.d_w, c.pl, c.pr, c.auto_pad, c.ceil_mode);
-  if (c.one_d) ah = Axis{1, 1, 1, 1, 0, 0, 1};
+  Axis ah, aw;
+  c.axes(c.ceil_mode, ah, aw);
   shape = c.one_d ? Shape{c.batch, c.channels, aw.out} : Shape{c.batch, c.channels, ah.out, aw.out};
   std::vector<double> y;
   for (int64_t p = 0; p < c.batch * c.channels; ++p)
@@ -530,16 +542,8 @@ void check_pool(const PoolCase& c, std::mt19937& rng) {
   Shape xs = c.one_d ? Shape{c.batch, c.channels, c.in_w} : Shape{c.batch, c.channels, c.in_h, c.in_w};
   Tensor x = random_tensor(xs, rng);
   Attributes attrs;
-  auto per_axis = [&](int64_t h, int64_t w) { return c.one_d ? std::vector<int64_t>{w} : std::vector<int64_t>{h, w}; };
-  attrs.set("kernel_shape", per_axis(c.k_h, c.k_w));
-  if (c.s_h != 1 || c.s_w != 1) attrs.set("strides", per_axis(c.s_h, c.s_w));
-  if (c.d_h != 1 || c.d_w != 1) attrs.set("dilations", per_axis(c.d_h, c.d_w));
-  if (c.auto_pad == "NOTSET") {
-    if (c.pt || c.pl || c.pb || c.pr)
-      attrs.set("pads", c.one_d ? std::vector<int64_t>{c.pl, c.pr} : std::vector<int64_t>{c.pt, c.pl, c.pb, c.pr});
-  } else {
-    attrs.set("auto_pad", c.auto_pad);
-  }
+  attrs.set("kernel_shape", c.per_axis(c.k_h, c.k_w));
+  c.set_window_attrs(attrs);
   if (c.ceil_mode) attrs.set("ceil_mode", int64_t{1});
   if (!c.max) attrs.set("count_include_pad", int64_t{c.include_pad ? 1 : 0});
   Tensor got = run_op(c.max ? "MaxPool" : "AveragePool", {var(x)}, attrs).at(0);

@@ -6,19 +6,17 @@
 // own writers, so a misreading of a format cannot cancel out.
 #include <gtest/gtest.h>
 
-#include <unistd.h>
-
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "kernels/dataset.h"
 #include "kernels/error.h"
+#include "tests/support/temp_files.h"
 
 namespace coda::test {
 namespace {
@@ -96,22 +94,10 @@ unsigned char idx_pixel(int i, int y, int x) { return static_cast<unsigned char>
 
 class DatasetTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() / ("coda_dataset_" + std::to_string(getpid()) + "_" + info->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-
   std::string write(const std::string& name, const std::string& bytes) const {
     fs::path p = dir_ / name;
     fs::create_directories(p.parent_path());
-    std::ofstream out(p, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    write_bytes(p.string(), bytes);
     return p.string();
   }
 
@@ -153,7 +139,8 @@ class DatasetTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
+  TempDir tmp_{"coda_dataset_"};
+  const fs::path dir_{tmp_.path()};
 };
 
 // --- IDX -----------------------------------------------------------------------------------------
