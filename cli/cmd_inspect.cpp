@@ -18,7 +18,7 @@ class InspectCommand : public Command {
   std::string summary() const override { return "Per-op shapes, MACs, parameters and bytes of a network"; }
 
   void configure(CLI::App& app) override {
-    app.add_option("--model", model_, "ONNX model file, or zoo:NAME (e.g. zoo:resnet50)")->required();
+    app.add_option("--model", model_, "ONNX model file, or zoo:NAME[?batch=B,classes=K,in_channels=C,seed=S] (see coda zoo)")->required();
     app.add_flag("--json", json_, "Print JSON instead of a table");
     app.add_option("--shape", shapes_, "NAME=DIMS for inputs with symbolic dimensions (default: 1 for each)");
   }

@@ -27,7 +27,7 @@ class RunCommand : public Command {
   std::string summary() const override { return "Run a network on input tensors and write its first output"; }
 
   void configure(CLI::App& app) override {
-    app.add_option("--model", model_, "ONNX model file, or zoo:NAME (e.g. zoo:resnet50)")->required();
+    app.add_option("--model", model_, "ONNX model file, or zoo:NAME[?batch=B,classes=K,in_channels=C,seed=S] (see coda zoo)")->required();
     app.add_option("--input", inputs_,
                    "Input tensor file (.pb TensorProto or .npy), one per graph input in order; "
                    "without --input, seeded standard-normal inputs are generated");

@@ -80,7 +80,7 @@ class TrainCommand : public Command {
       zoo.in_channels = train.images.dim(1);
       zoo.classes = std::max(train.classes, test.classes);
       zoo.seed = common.seed;
-      graph = build_zoo_model(model_.substr(zoo_prefix.size()), zoo);
+      graph = build_zoo_model_from_spec(model_.substr(zoo_prefix.size()), zoo);
     } else {
       graph = load_model(model_, common.seed);
     }

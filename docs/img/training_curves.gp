@@ -1,7 +1,8 @@
 # Test accuracy per epoch of the reference models (docs/zoo.md). Data: the --log-json files of
-# `coda train`, flattened to "epoch test_accuracy train_accuracy loss" rows by
-#   jq -r '.history[] | "\(.epoch) \(.test_accuracy) \(.train_accuracy) \(.loss)"' X.train.json > X.dat
-# Run from docs/img:  gnuplot training_curves.gp
+# `coda train` kept beside the models, flattened to "epoch test_accuracy train_accuracy loss" rows.
+# Run from docs/img:
+#   for m in lenet5 resnet20; do jq -r '.history[] | "\(.epoch) \(.test_accuracy) \(.train_accuracy) \(.loss)"' \
+#     ../../kernels/zoo/$m-fashion-mnist.train.json > $m.dat; done; gnuplot training_curves.gp
 set terminal svg size 720,420 dynamic font "sans,12"
 set output "training_curves.svg"
 set title "coda train on Fashion-MNIST (test split)"

@@ -23,5 +23,11 @@ TEST(ReferenceModels, LeNet5ReachesEightyNinePercent) {
   EXPECT_GE(eval_accuracy("kernels/zoo/lenet5-fashion-mnist.onnx", "coda_ref_lenet5"), 0.89);
 }
 
+// ResNet-20 takes 28x28 images padded to 32x32: the model's metadata carries "pad=2", which
+// `coda eval` applies by itself, so the plain test split is the right input.
+TEST(ReferenceModels, ResNet20ReachesNinetyTwoPercent) {
+  EXPECT_GE(eval_accuracy("kernels/zoo/resnet20-fashion-mnist.onnx", "coda_ref_resnet20"), 0.92);
+}
+
 }  // namespace
 }  // namespace coda
