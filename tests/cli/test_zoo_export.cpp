@@ -4,17 +4,12 @@
 // separate process (same kernels, same thread count).
 #include <gtest/gtest.h>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -25,26 +20,14 @@
 #include "kernels/parallel.h"
 #include "kernels/tensor_io.h"
 #include "kernels/zoo.h"
-
-extern char** environ;
+#include "tests/support/subprocess.h"
 
 namespace coda {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = test::ProcessResult;
 
 class ZooExport : public ::testing::Test {
  protected:
@@ -61,30 +44,8 @@ class ZooExport : public ::testing::Test {
 
   fs::path path(const std::string& name) const { return dir_ / name; }
 
-  Result coda(std::vector<std::string> args) const {
-    const std::string out_path = (dir_ / "stdout.txt").string(), err_path = (dir_ / "stderr.txt").string();
-    args.insert(args.begin(), CODA_BINARY);
-    std::vector<char*> argv;
-    for (std::string& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    Result r;
-    const int spawn_error = posix_spawn(&pid, CODA_BINARY, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (spawn_error != 0) {
-      r.err = "posix_spawn failed: " + std::to_string(spawn_error);
-      return r;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out_path);
-    r.err = slurp(err_path);
-    return r;
+  Result coda(const std::vector<std::string>& args) const {
+    return test::run_process(CODA_BINARY, args, dir_.string());
   }
 
   void expect_bad_input(const Result& r, const std::string& needle) const {
