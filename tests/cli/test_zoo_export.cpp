@@ -20,6 +20,7 @@
 #include "kernels/parallel.h"
 #include "kernels/tensor_io.h"
 #include "kernels/zoo.h"
+#include "tests/support/graph_runner.h"
 #include "tests/support/subprocess.h"
 
 namespace coda {
@@ -57,21 +58,6 @@ class ZooExport : public ::testing::Test {
   fs::path dir_;
 };
 
-Tensor seeded_input(const Shape& shape, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Tensor t(shape, DType::Float32);
-  for (int64_t i = 0; i < t.size(); ++i) t.f32()[i] = normal(rng);
-  return t;
-}
-
-Tensor run_in_process(Graph graph, const Tensor& x) {
-  bind_input_shapes(graph, {x.shape()});
-  prepare_graph(graph);
-  Executor executor(graph);
-  return executor.run({x}).front();
-}
-
 const Shape& input_shape(const Graph& g) { return g.values[static_cast<std::size_t>(g.inputs.front())].shape; }
 // The importer leaves output shapes to shape inference.
 Shape output_shape(Graph g) {
@@ -95,9 +81,9 @@ TEST_F(ZooExport, ExportedNetworksRunBitIdenticallyInCodaRun) {
     ZooOptions options;
     options.seed = 17;
     Graph built = build_zoo_model(name, options);
-    const Tensor x = seeded_input(input_shape(built), 5);
+    const Tensor x = test::seeded_input(input_shape(built), 5);
     write_tensor_file(x, input.string());
-    const Tensor expected = run_in_process(built, x);
+    const Tensor expected = test::run_graph(built, x);
 
     Result ran = coda({"run", "--model", model.string(), "--input", input.string(), "--output", output.string(),
                        "--threads", threads});
@@ -144,8 +130,8 @@ TEST_F(ZooExport, SymbolicBatchAndFixingItOnAnOnnxModel) {
   EXPECT_EQ(output_shape(f), (Shape{6, 10}));
 
   // Runs at the new batch and gives the same logits as the symbolic model bound to it.
-  const Tensor x = seeded_input({6, 3, 32, 32}, 8);
-  const Tensor a = run_in_process(g, x), b = run_in_process(f, x);
+  const Tensor x = test::seeded_input({6, 3, 32, 32}, 8);
+  const Tensor a = test::run_graph(g, x), b = test::run_graph(f, x);
   EXPECT_EQ(std::memcmp(a.f32(), b.f32(), a.bytes()), 0);
 
   // An ONNX model without --batch is re-written as it is.

@@ -20,6 +20,7 @@
 #include "kernels/onnx_export.h"
 #include "kernels/onnx_import.h"
 #include "kernels/zoo.h"
+#include "tests/support/graph_runner.h"
 
 namespace coda {
 namespace {
@@ -438,21 +439,6 @@ TEST(Zoo, WeightsAreSeededHeInitialisation) {
   EXPECT_NEAR(std::sqrt(sq / n) / std::sqrt(2.0 / 576.0), 1.0, 0.02);
 }
 
-Tensor seeded_input(const Shape& shape, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  Tensor t(shape, DType::Float32);
-  for (int64_t i = 0; i < t.size(); ++i) t.f32()[i] = normal(rng);
-  return t;
-}
-
-Tensor run_graph(Graph graph, const Tensor& x) {
-  bind_input_shapes(graph, {x.shape()});
-  prepare_graph(graph);
-  Executor executor(graph);
-  return executor.run({x}).front();
-}
-
 TEST(Zoo, SmallNetworksRunAndSurviveAnOnnxRoundTripBitForBit) {
   for (const std::string& name : kSmallNetworks) {
     SCOPED_TRACE(name);
@@ -461,8 +447,8 @@ TEST(Zoo, SmallNetworksRunAndSurviveAnOnnxRoundTripBitForBit) {
     o.seed = 11;
     Graph built = build_zoo_model(name, o);
     const Shape in_shape = built.values[static_cast<std::size_t>(built.inputs.front())].shape;
-    const Tensor x = seeded_input(in_shape, 21);
-    const Tensor y = run_graph(built, x);
+    const Tensor x = test::seeded_input(in_shape, 21);
+    const Tensor y = test::run_graph(built, x);
     ASSERT_EQ(y.shape(), (Shape{2, 10}));
     // Non-degenerate logits: finite, and differing between classes and between the two images.
     for (int64_t i = 0; i < y.size(); ++i) ASSERT_TRUE(std::isfinite(y.f32()[i]));
@@ -471,7 +457,7 @@ TEST(Zoo, SmallNetworksRunAndSurviveAnOnnxRoundTripBitForBit) {
 
     Graph reimported = import_onnx(export_onnx(built), name + ".onnx");
     EXPECT_EQ(reimported.metadata, built.metadata);
-    const Tensor y2 = run_graph(reimported, x);
+    const Tensor y2 = test::run_graph(reimported, x);
     ASSERT_EQ(y2.shape(), y.shape());
     EXPECT_EQ(std::memcmp(y.f32(), y2.f32(), y.bytes()), 0);
   }
@@ -481,13 +467,13 @@ TEST(Zoo, SymbolicBatchRunsAnyBatchAndRowsMatchSingleImages) {
   ZooOptions o;
   o.batch = 0;
   Graph g = build_zoo_model("resnet20", o);
-  const Tensor x = seeded_input({3, 3, 32, 32}, 4);
-  const Tensor y = run_graph(g, x);
+  const Tensor x = test::seeded_input({3, 3, 32, 32}, 4);
+  const Tensor y = test::run_graph(g, x);
   ASSERT_EQ(y.shape(), (Shape{3, 10}));
   for (int64_t image = 0; image < 3; ++image) {
     Tensor one({1, 3, 32, 32}, DType::Float32);
     std::memcpy(one.f32(), x.f32() + image * one.size(), one.bytes());
-    const Tensor row = run_graph(g, one);
+    const Tensor row = test::run_graph(g, one);
     for (int64_t k = 0; k < 10; ++k)
       EXPECT_NEAR(row.f32()[k], y.f32()[image * 10 + k], 1e-4f * (1.0f + std::fabs(row.f32()[k])));
   }
@@ -512,7 +498,7 @@ TEST(GraphBuilder, Relu6TanhConcatDropoutAndDepthwiseConv) {
   const Tensor& w = *g.values[static_cast<std::size_t>(g.find_value("dw.weight"))].constant;
   ASSERT_EQ(w.shape(), (Shape{4, 1, 1, 1}));
   const Tensor in = Tensor::from_floats({1, 2, 2, 2}, {-1.0f, 0.5f, 6.5f, 3.0f, -7.0f, 0.0f, 2.0f, 10.0f});
-  const Tensor out = run_graph(g, in);
+  const Tensor out = test::run_graph(g, in);
   ASSERT_EQ(out.shape(), (Shape{1, 4, 2, 2}));
   for (int64_t c = 0; c < 4; ++c)
     for (int64_t i = 0; i < 4; ++i) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <random>
 
 #include "kernels/executor.h"
 
@@ -84,6 +85,21 @@ std::vector<TensorInfo> CopyInputOp::infer(const InferContext& ctx) const {
 void CopyInputOp::run(const RunContext& ctx) const {
   for (int o = 0; o < ctx.output_count(); ++o)
     if (ctx.has_output(o)) std::memcpy(ctx.output(o).raw(), ctx.input(0).raw(), ctx.input(0).bytes());
+}
+
+Tensor seeded_input(const Shape& shape, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Tensor t(shape, DType::Float32);
+  for (int64_t i = 0; i < t.size(); ++i) t.f32()[i] = normal(rng);
+  return t;
+}
+
+Tensor run_graph(Graph graph, const Tensor& x) {
+  bind_input_shapes(graph, {x.shape()});
+  prepare_graph(graph);
+  Executor executor(graph);
+  return executor.run({x}).front();
 }
 
 }  // namespace coda::test

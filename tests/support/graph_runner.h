@@ -47,6 +47,12 @@ double value(const Tensor& t, int64_t i);
 // Row-major multi-index of flat index i in `shape`.
 std::vector<int64_t> unravel(int64_t i, const Shape& shape);
 
+// Standard-normal tensor from a seeded generator.
+Tensor seeded_input(const Shape& shape, std::uint64_t seed);
+
+// Binds `x`'s shape to a one-input graph, prepares it and returns its first output.
+Tensor run_graph(Graph graph, const Tensor& x);
+
 // A test-only op, so tests of the importer and exporter need not depend on real kernels: every
 // output has input 0's shape and a copy of its data. Each suite registers it under its own name.
 class CopyInputOp : public OpKernel {
