@@ -1,6 +1,7 @@
 #include "kernels/executor.h"
 
 #include <chrono>
+#include <stdexcept>
 #include <map>
 #include <mutex>
 
@@ -255,6 +256,11 @@ Executor::Executor(const Graph& graph) : graph_(graph), pool_(std::make_shared<P
 
 Executor::~Executor() = default;
 
+void Executor::set_kernel(std::size_t node_index, const OpKernel* kernel) {
+  if (node_index >= kernels_.size()) throw std::out_of_range("Executor::set_kernel: no node " + std::to_string(node_index));
+  kernels_[node_index] = kernel ? kernel : &require_op(graph_.nodes[node_index]);
+}
+
 std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
   if (inputs.size() != graph_.inputs.size())
     throw BadInput("the model has " + std::to_string(graph_.inputs.size()) + " input(s), " +
@@ -303,6 +309,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       }
       RunContext ctx(node, in_ptrs, out_ptrs);
       kernels_[n]->run(ctx);
+    }
+    if (tensor_observer_) {
+      std::vector<const Tensor*> outs;
+      for (int out : node.outputs) outs.push_back(out < 0 ? nullptr : &live[static_cast<std::size_t>(out)]);
+      tensor_observer_(n, in_ptrs, outs);
     }
     // Values whose last reader was this node go back to the pool (views keep their buffer alive).
     for (int in : node.inputs)

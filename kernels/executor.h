@@ -51,6 +51,14 @@ class Executor {
   // Called after each node with its index in graph.nodes and its wall time in seconds.
   using NodeObserver = std::function<void(std::size_t node_index, double seconds)>;
   void set_observer(NodeObserver observer) { observer_ = std::move(observer); }
+  // Called after each node with its input tensors (null for omitted ones; constants included) and
+  // outputs, e.g. to calibrate activation ranges.
+  using TensorObserver = std::function<void(std::size_t node_index, const std::vector<const Tensor*>& inputs,
+                                            const std::vector<const Tensor*>& outputs)>;
+  void set_tensor_observer(TensorObserver observer) { tensor_observer_ = std::move(observer); }
+  // Runs `kernel` (not owned; it must outlive the executor) instead of the registered kernel of
+  // node `node_index`: how approximation knobs take effect. The kernel must infer the same shapes.
+  void set_kernel(std::size_t node_index, const OpKernel* kernel);
 
   // Largest number of bytes held by intermediate tensors at once in the last run.
   std::size_t peak_bytes() const;
@@ -64,6 +72,7 @@ class Executor {
   std::vector<int> last_use_;
   std::shared_ptr<Pool> pool_;
   NodeObserver observer_;
+  TensorObserver tensor_observer_;
 };
 
 }  // namespace coda
