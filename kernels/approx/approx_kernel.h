@@ -57,7 +57,8 @@ void register_knob_family(KnobFamily family, KnobKernelFactory factory);
 // knobs (pruning, applied to the graph beforehand). Throws BadInput when the knob does not apply to
 // the node or no family kernel is registered.
 std::unique_ptr<OpKernel> make_knob_kernel(const KnobRequest& request);
-// True when the family needs calibrated activation ranges (KnobRequest::ranges).
+// True when the family needs calibrated activation ranges (KnobRequest::ranges): PROMISE and
+// fixed point quantize activations affinely, shift-add to integers with a static scale.
 bool family_needs_ranges(KnobFamily family);
 
 struct KnobFamilyRegistrar {
