@@ -18,7 +18,8 @@ std::map<KnobFamily, KnobKernelFactory>& factories() {
 
 void register_knob_family(KnobFamily family, KnobKernelFactory factory) { factories()[family] = std::move(factory); }
 
-bool family_needs_ranges(KnobFamily family) { return family == KnobFamily::Promise || family == KnobFamily::Precision || family == KnobFamily::ShiftAdd;
+bool family_needs_ranges(KnobFamily family) {
+  return family == KnobFamily::Promise || family == KnobFamily::Precision || family == KnobFamily::ShiftAdd;
 }
 
 std::unique_ptr<OpKernel> make_knob_kernel(const KnobRequest& request) {
