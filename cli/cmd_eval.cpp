@@ -11,11 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cli/approx_options.h"
 #include "cli/command.h"
 #include "cli/progress.h"
 #include "kernels/dataset.h"
 #include "kernels/error.h"
 #include "kernels/evaluate.h"
+#include "kernels/executor.h"
 #include "kernels/onnx_import.h"
 #include "kernels/zoo.h"
 
@@ -52,6 +54,13 @@ class EvalCommand : public Command {
     app.add_option("--batch", batch_, "Images per inference batch")->check(CLI::PositiveNumber);
     app.add_flag("--json", json_, "Print the result as one JSON object");
     app.add_flag("--confusion", confusion_, "Also print the confusion matrix and per-class accuracy");
+    approx_.add_to(app);
+    app.add_option("--calibration-data", calibration_data_,
+                   "Data set whose first images calibrate activation ranges for knobs that need them "
+                   "(PROMISE, fixed point, shift-add) when --config has none (default: --data; prefer a "
+                   "training split)");
+    app.add_option("--calibration-size", calibration_size_, "Images used for calibration")
+        ->check(CLI::PositiveNumber);
   }
 
   int execute(const CommonOptions& common) override {
@@ -76,12 +85,23 @@ class EvalCommand : public Command {
     }
     check_geometry(graph, data, transform);
 
+    std::unique_ptr<ApproxSession> session = approx_.make_session(common.seed);
+    BatchedClassifier::RunnerSetup setup;
+    if (session) {
+      prune_for_config(*session, graph, data);
+      session->set_calibration_source(
+          [this, &data](const Graph& prepared) { return calibration_inputs(prepared, data); });
+      setup = [&session](const Graph& prepared, Executor& executor) { session->install(prepared, executor); };
+    }
     std::unique_ptr<BatchedClassifier> classifier;
     try {
-      classifier = std::make_unique<BatchedClassifier>(graph, data, batch_);
+      classifier = std::make_unique<BatchedClassifier>(graph, data, batch_, setup);
     } catch (const BadInput& e) {
       rethrow_with_context(model_, e);
     }
+    if (session && session->calibrated())
+      spdlog::info("calibrated activation ranges on {} image(s) of {}", calibration_size_,
+                   calibration_data_.empty() ? data_ : calibration_data_);
     if (!classifier->batch_note().empty()) spdlog::info("{}: {}", model_, classifier->batch_note());
     const int64_t scores_per_image = classifier->scores_per_image();
     if (scores_per_image < data.classes)
@@ -124,6 +144,7 @@ class EvalCommand : public Command {
       out["batch"] = result.batch;
       out["classes"] = data.classes;
       out["transform"] = transform.text;
+      if (session) out["config"] = approx_.config_path;
       std::vector<nlohmann::json> accuracies;
       for (const ClassResult& c : per_class)
         accuracies.push_back(c.samples ? nlohmann::json(c.accuracy()) : nlohmann::json(nullptr));
@@ -150,6 +171,53 @@ class EvalCommand : public Command {
     options.in_channels = data.images.dim(1);
     options.classes = data.classes;
     return build_zoo_model_from_spec(model_.substr(4), options);
+  }
+
+  // Pruning knobs shrink the weights; they act on the graph prepared for one image, which the
+  // classifier then re-binds to its batch size.
+  void prune_for_config(const ApproxSession& session, Graph& graph, const Dataset& data) const {
+    Graph prepared = graph;
+    try {
+      Value& in = prepared.values[static_cast<std::size_t>(prepared.inputs.front())];
+      Shape shape{1};
+      if (in.shape.size() == 2) shape.push_back(data.images.size() / data.images.dim(0));
+      else for (int i = 1; i < 4; ++i) shape.push_back(data.images.dim(i));
+      if (!in.shape.empty()) in.shape[0] = -1;
+      bind_input_shapes(prepared, {shape});
+      prepare_graph(prepared);
+    } catch (const BadInput& e) {
+      rethrow_with_context(model_, e);
+    }
+    if (session.apply_pruning(prepared)) {
+      spdlog::info("pruned the model as {} asks", approx_.config_path);
+      graph = std::move(prepared);
+    }
+  }
+
+  // The first --calibration-size images of the calibration data, preprocessed as the evaluated
+  // ones, in batches shaped as the prepared graph's input.
+  std::vector<std::vector<Tensor>> calibration_inputs(const Graph& prepared, const Dataset& data) const {
+    Tensor images;
+    if (calibration_data_.empty() || calibration_data_ == data_) {
+      images = data.images;
+    } else {
+      Dataset calibration = load_dataset(calibration_data_, calibration_size_);
+      try {
+        apply_transform_choice(calibration, resolve_transform(prepared, calibration_data_));
+      } catch (const BadInput& e) {
+        rethrow_with_context(model_, e);
+      }
+      images = calibration.images;
+    }
+    const Shape& input = prepared.values[static_cast<std::size_t>(prepared.inputs.front())].shape;
+    std::vector<std::vector<Tensor>> batches = calibration_batches(images, input.front(), calibration_size_);
+    for (auto& batch : batches) {
+      if (batch.front().size() != element_count(input))
+        throw BadInput((calibration_data_.empty() ? data_ : calibration_data_) + ": calibration images of shape " +
+                       shape_string(batch.front().shape()) + " do not fit the model input " + shape_string(input));
+      batch.front() = batch.front().reshaped(input);
+    }
+    return batches;
   }
 
   // Says exactly what differs between the images and the model input, with the transform that
@@ -196,6 +264,9 @@ class EvalCommand : public Command {
   int64_t batch_ = 64;
   bool json_ = false;
   bool confusion_ = false;
+  ApproxOptions approx_;
+  std::string calibration_data_;
+  int64_t calibration_size_ = 500;
 };
 
 CODA_REGISTER_COMMAND(EvalCommand);

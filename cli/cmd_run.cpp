@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/approx_options.h"
 #include "cli/command.h"
 #include "cli/model_source.h"
 #include "cli/op_table.h"
@@ -36,11 +37,13 @@ class RunCommand : public Command {
     app.add_option("--repeat", repeat_, "Run this many times and report the mean and best latency")
         ->check(CLI::PositiveNumber);
     app.add_flag("--profile", profile_, "Print per-op wall time (mean over repeats)");
+    approx_.add_to(app);
   }
 
   int execute(const CommonOptions& common) override {
     if (!output_.empty() && !has_suffix(output_, ".npy") && !has_suffix(output_, ".pb"))
       throw BadInput(output_ + ": output must end in .npy or .pb");
+    std::unique_ptr<ApproxSession> session = approx_.make_session(common.seed);
     Graph graph = load_model(model_, common.seed);
 
     std::vector<Tensor> inputs;
@@ -71,7 +74,15 @@ class RunCommand : public Command {
       spdlog::info("no --input given: using standard-normal inputs (seed {})", common.seed);
     }
 
+    // Configuration errors name the configuration file, so they are not prefixed with the model.
+    if (session && session->apply_pruning(graph)) spdlog::info("pruned the model as the configuration asks");
     Executor executor(graph);
+    if (session) {
+      // Knobs that need activation ranges the configuration lacks are calibrated on this run's inputs.
+      session->set_calibration_source([&inputs](const Graph&) { return std::vector<std::vector<Tensor>>{inputs}; });
+      session->install(graph, executor);
+      if (session->calibrated()) spdlog::info("calibrated activation ranges on the run's inputs");
+    }
     std::vector<double> node_seconds(graph.nodes.size(), 0.0);
     if (profile_) executor.set_observer([&](std::size_t n, double s) { node_seconds[n] += s; });
     std::vector<Tensor> outputs;
@@ -114,6 +125,7 @@ class RunCommand : public Command {
   std::vector<std::string> shapes_;
   int repeat_ = 1;
   bool profile_ = false;
+  ApproxOptions approx_;
 };
 
 CODA_REGISTER_COMMAND(RunCommand);

@@ -16,6 +16,7 @@ struct CommonOptions {
   int threads = 0;              // 0: all hardware threads
   std::string log_level = "warn";
   std::uint64_t seed = 0;
+  std::string knobs;            // knob catalog file ("" = the built-in kernels/knobs.yaml)
 };
 
 class Command {

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/command.h"
+#include "kernels/approx/knob_catalog.h"
 #include "kernels/error.h"
 #include "kernels/parallel.h"
 
@@ -46,6 +47,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", common.log_level, "Log level: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   app.add_option("--seed", common.seed, "Seed for every random choice (inputs, noise, search)");
+  app.add_option("--knobs", common.knobs, "Knob catalog YAML to use instead of the built-in kernels/knobs.yaml");
 
   Command* chosen = nullptr;
   for (const auto& command : commands()) {
@@ -71,6 +73,7 @@ int main(int argc, char** argv) {
   configure_logging(common.log_level);
   set_thread_count(common.threads);
   try {
+    if (!common.knobs.empty()) set_knob_catalog_file(common.knobs);
     return chosen ? chosen->execute(common) : 0;
   } catch (const BadInput& e) {
     std::fprintf(stderr, "coda: error: %s\n", e.what());

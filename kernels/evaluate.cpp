@@ -59,7 +59,8 @@ struct Runner {
   std::unique_ptr<Executor> executor;
 };
 
-std::unique_ptr<Runner> make_runner(const Graph& source, int64_t batch, const Shape& image, bool flat) {
+std::unique_ptr<Runner> make_runner(const Graph& source, int64_t batch, const Shape& image, bool flat,
+                                    const BatchedClassifier::RunnerSetup& setup) {
   auto r = std::make_unique<Runner>();
   r->graph = source;
   r->batch = batch;
@@ -82,6 +83,7 @@ std::unique_ptr<Runner> make_runner(const Graph& source, int64_t batch, const Sh
   if (r->scores_per_image == 0) throw BadInput("the first output holds no class scores");
   // The executor refers to the graph, so it is made once the graph sits at its final address.
   r->executor = std::make_unique<Executor>(r->graph);
+  if (setup) setup(r->graph, *r->executor);
   return r;
 }
 
@@ -207,17 +209,19 @@ struct BatchedClassifier::Impl {
   std::unique_ptr<Runner> main;
   std::map<int64_t, std::unique_ptr<Runner>> short_runners;
   std::string note;
+  BatchedClassifier::RunnerSetup setup;
 
   Runner& runner_for(int64_t rows) {
     if (pad || rows == main->batch) return *main;
     auto it = short_runners.find(rows);
-    if (it == short_runners.end()) it = short_runners.emplace(rows, make_runner(source, rows, image, flat)).first;
+    if (it == short_runners.end()) it = short_runners.emplace(rows, make_runner(source, rows, image, flat, setup)).first;
     return *it->second;
   }
 };
 
-BatchedClassifier::BatchedClassifier(const Graph& graph, const Dataset& data, int64_t batch)
+BatchedClassifier::BatchedClassifier(const Graph& graph, const Dataset& data, int64_t batch, RunnerSetup setup)
     : impl_(std::make_unique<Impl>()) {
+  impl_->setup = std::move(setup);
   check_classifier(graph);
   if (batch <= 0) throw BadInput("batch size must be positive");
   const int64_t n = data.size();
@@ -238,15 +242,15 @@ BatchedClassifier::BatchedClassifier(const Graph& graph, const Dataset& data, in
   const int64_t wanted = std::min(batch, n);
   if (layout.batch <= 0 || layout.batch == wanted) {
     m.pad = layout.batch > 0;
-    m.main = make_runner(m.source, wanted, m.image, m.flat);
+    m.main = make_runner(m.source, wanted, m.image, m.flat, m.setup);
     return;
   }
   // The batch dimension is fixed (exporters often write 1). Re-binding it is right for most
   // networks but not for those whose reshapes bake the batch in: a graph that does not prepare at
   // the wanted size, or whose first images score differently there, runs at the exported size.
-  std::unique_ptr<Runner> fixed = make_runner(m.source, layout.batch, m.image, m.flat);
+  std::unique_ptr<Runner> fixed = make_runner(m.source, layout.batch, m.image, m.flat, m.setup);
   try {
-    std::unique_ptr<Runner> rebound = make_runner(m.source, wanted, m.image, m.flat);
+    std::unique_ptr<Runner> rebound = make_runner(m.source, wanted, m.image, m.flat, m.setup);
     const Tensor a = run_batch(*rebound, data, 0, wanted);
     const Tensor b = run_batch(*fixed, data, 0, std::min(n, layout.batch));
     if (same_scores(a, b, std::min(layout.batch, wanted))) {

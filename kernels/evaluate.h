@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "kernels/dataset.h"
+#include "kernels/executor.h"
 #include "kernels/graph.h"
 
 namespace coda {
@@ -58,7 +59,11 @@ class BatchedClassifier {
   // it runs batches of B (see batch_note()). Throws BadInput when the model is no classifier
   // (check_classifier), the images do not fit (classifier_input_mismatch) or the first output is
   // not one row of scores per image.
-  BatchedClassifier(const Graph& graph, const Dataset& data, int64_t batch);
+  //
+  // `setup`, when given, is called with every prepared graph and its executor before the executor
+  // runs, e.g. to install approximate kernels (ApproxSession::install).
+  using RunnerSetup = std::function<void(const Graph& prepared, Executor& executor)>;
+  BatchedClassifier(const Graph& graph, const Dataset& data, int64_t batch, RunnerSetup setup = {});
   ~BatchedClassifier();
   BatchedClassifier(const BatchedClassifier&) = delete;
   BatchedClassifier& operator=(const BatchedClassifier&) = delete;

@@ -14,7 +14,21 @@ std::map<KnobFamily, KnobKernelFactory>& factories() {
   return registry;
 }
 
+std::map<KnobFamily, GraphTransform>& transforms() {
+  static std::map<KnobFamily, GraphTransform> registry;
+  return registry;
+}
+
 }  // namespace
+
+void register_graph_transform(KnobFamily family, GraphTransform transform) { transforms()[family] = std::move(transform); }
+
+const GraphTransform& graph_transform(KnobFamily family) {
+  auto it = transforms().find(family);
+  if (it == transforms().end())
+    throw BadInput(std::string("no graph transform implements knob family '") + family_name(family) + "'");
+  return it->second;
+}
 
 void register_knob_family(KnobFamily family, KnobKernelFactory factory) { factories()[family] = std::move(factory); }
 

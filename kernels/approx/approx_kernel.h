@@ -69,6 +69,14 @@ struct KnobFamilyRegistrar {
 #define CODA_REGISTER_KNOB_FAMILY(FAMILY, FACTORY) \
   static const ::coda::KnobFamilyRegistrar coda_knob_family_##FAMILY(::coda::KnobFamily::FAMILY, FACTORY)
 
+// Graph-transforming knob families (pruning) register how a prepared graph is changed for the
+// per-node choices; ApproxSession applies them before building kernels.
+struct OpChoice;
+using GraphTransform = std::function<void(Graph& prepared, const std::vector<OpChoice>& choices, const KnobCatalog&)>;
+void register_graph_transform(KnobFamily family, GraphTransform transform);
+// Throws BadInput when no transform is registered for the family.
+const GraphTransform& graph_transform(KnobFamily family);
+
 // Mixes a seed with a name (FNV-1a then splitmix64), so each node draws its own noise stream.
 std::uint64_t mix_seed(std::uint64_t seed, const std::string& name);
 
