@@ -121,9 +121,15 @@ ApproxConfig ApproxConfig::load(const std::string& path) { return parse(read_fil
 
 std::string ApproxConfig::to_json() const {
   json root;
-  root["default"] = {{"knob", defaults.knob}, {"unit", unit_name(defaults.unit)}};
+  // Units are written where they were given: an unwritten one follows the knob (see resolve_config).
+  root["default"] = {{"knob", defaults.knob}};
+  if (default_unit_given) root["default"]["unit"] = unit_name(defaults.unit);
   json ops_json = json::object();
-  for (const auto& [name, choice] : ops) ops_json[name] = {{"knob", choice.knob}, {"unit", unit_name(choice.unit)}};
+  for (const auto& [name, choice] : ops) {
+    ops_json[name] = {{"knob", choice.knob}};
+    auto given = unit_given.find(name);
+    if (given != unit_given.end() && given->second) ops_json[name]["unit"] = unit_name(choice.unit);
+  }
   root["ops"] = ops_json;
   if (!ranges.empty()) {
     json ranges_json = json::object();

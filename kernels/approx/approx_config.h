@@ -41,7 +41,7 @@ struct ApproxConfig {
 
   static ApproxConfig parse(const std::string& json_text, const std::string& source);
   static ApproxConfig load(const std::string& path);
-  // The JSON form parse() reads, with units written out.
+  // The JSON form parse() reads.
   std::string to_json() const;
 };
 
