@@ -1,4 +1,4 @@
-// The --config option of the commands that execute a network (run, eval): loads the configuration
+// The --config, --knob and --op-knob options of the commands that execute a network (run, eval): loads the configuration
 // and makes the ApproxSession that applies it.
 #pragma once
 
@@ -14,9 +14,11 @@ namespace coda::cli {
 
 struct ApproxOptions {
   std::string config_path;
+  int knob = 0;                      // --knob: on every op it applies to
+  std::vector<std::string> op_knobs;  // --op-knob NAME=ID[@UNIT]
 
   void add_to(CLI::App& app);
-  // Null without --config. Throws BadInput naming the file when it is missing or malformed.
+  // Null without --config, --knob or --op-knob. Throws BadInput naming the file when it is missing or malformed.
   std::unique_ptr<ApproxSession> make_session(std::uint64_t seed) const;
 };
 

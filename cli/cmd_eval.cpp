@@ -144,7 +144,7 @@ class EvalCommand : public Command {
       out["batch"] = result.batch;
       out["classes"] = data.classes;
       out["transform"] = transform.text;
-      if (session) out["config"] = approx_.config_path;
+      if (session) out["config"] = nlohmann::json::parse(session->config().to_json());
       std::vector<nlohmann::json> accuracies;
       for (const ClassResult& c : per_class)
         accuracies.push_back(c.samples ? nlohmann::json(c.accuracy()) : nlohmann::json(nullptr));
@@ -189,7 +189,7 @@ class EvalCommand : public Command {
       rethrow_with_context(model_, e);
     }
     if (session.apply_pruning(prepared)) {
-      spdlog::info("pruned the model as {} asks", approx_.config_path);
+      spdlog::info("pruned the model as {} asks", session.config().source);
       graph = std::move(prepared);
     }
   }

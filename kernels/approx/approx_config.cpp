@@ -91,7 +91,10 @@ ApproxConfig ApproxConfig::parse(const std::string& json_text, const std::string
   ApproxConfig config;
   config.source = source;
   for (const auto& [key, value] : root.items()) {
-    if (key == "default") {
+    if (key == "all") {
+      config.all = parse_choice(value, "\"all\"", source, config.all_unit_given);
+      config.has_all = true;
+    } else if (key == "default") {
       config.defaults = parse_choice(value, "\"default\"", source, config.default_unit_given);
     } else if (key == "ops") {
       if (!value.is_object()) fail(source, "\"ops\" must map op names to {\"knob\": ..., \"unit\": ...}");
@@ -109,7 +112,7 @@ ApproxConfig ApproxConfig::parse(const std::string& json_text, const std::string
                                        parse_range(entry["output"], "output range of op '" + name + "'", source)};
       }
     } else if (key != "comment" && key != "format" && key != "version") {
-      fail(source, "unknown field '" + key + "' (expected default, ops, ranges)");
+      fail(source, "unknown field '" + key + "' (expected default, all, ops, ranges)");
     }
   }
   if (config.default_unit_given && config.defaults.unit != Unit::Cpu && config.defaults.unit != Unit::Gpu)
@@ -124,6 +127,10 @@ std::string ApproxConfig::to_json() const {
   // Units are written where they were given: an unwritten one follows the knob (see resolve_config).
   root["default"] = {{"knob", defaults.knob}};
   if (default_unit_given) root["default"]["unit"] = unit_name(defaults.unit);
+  if (has_all) {
+    root["all"] = {{"knob", all.knob}};
+    if (all_unit_given) root["all"]["unit"] = unit_name(all.unit);
+  }
   json ops_json = json::object();
   for (const auto& [name, choice] : ops) {
     ops_json[name] = {{"knob", choice.knob}};
@@ -154,27 +161,39 @@ std::vector<OpChoice> resolve_config(const ApproxConfig& config, const Graph& gr
     fail(source, "the default knob must be hardware-independent and not prune (knob " +
                      std::to_string(default_knob->id) + " is " + family_name(default_knob->family) + ")");
 
+  const Knob* all_knob = nullptr;
+  if (config.has_all) {
+    all_knob = catalog.find(config.all.knob);
+    if (!all_knob) fail(source, "\"all\": knob " + std::to_string(config.all.knob) + " is not in the knob catalog");
+  }
+  // A knob given for an op (listed, or through "all"): applicable, on a unit it can run on.
+  auto checked = [&](const Node& node, OpChoice choice, bool unit_given, const std::string& what) {
+    const Knob* knob = catalog.find(choice.knob);
+    if (!knob) fail(source, what + ": knob " + std::to_string(choice.knob) + " is not in the knob catalog");
+    if (!knob->applies_to_op(node.op_type))
+      fail(source, what + ": knob " + std::to_string(knob->id) + " (" + knob->name + ") does not apply to " +
+                       node.op_type);
+    if (!unit_given) choice.unit = natural_unit(*knob, config.defaults.unit);
+    if (!unit_allowed(*knob, choice.unit))
+      fail(source, what + ": knob " + std::to_string(knob->id) + " (" + knob->name + ") cannot run on unit '" +
+                       unit_name(choice.unit) + "'" +
+                       (knob->unit == KnobUnit::Any ? " (it runs on cpu or gpu)"
+                                                    : std::string(" (it needs ") + unit_name(knob->unit) + ")"));
+    return choice;
+  };
+
   std::vector<OpChoice> choices;
   for (const Node& node : graph.nodes) {
     auto listed = config.ops.find(node.name);
     OpChoice choice;
-    if (listed == config.ops.end()) {
+    if (listed != config.ops.end()) {
+      choice = checked(node, listed->second, config.unit_given.at(node.name),
+                       "op '" + node.name + "' (" + node.op_type + ")");
+    } else if (all_knob && all_knob->applies_to_op(node.op_type)) {
+      choice = checked(node, config.all, config.all_unit_given, "\"all\" at op '" + node.name + "'");
+    } else {
       choice.unit = config.defaults.unit;
       choice.knob = default_knob->applies_to_op(node.op_type) ? default_knob->id : 11;
-    } else {
-      choice = listed->second;
-      const Knob* knob = catalog.find(choice.knob);
-      std::string what = "op '" + node.name + "' (" + node.op_type + ")";
-      if (!knob) fail(source, what + ": knob " + std::to_string(choice.knob) + " is not in the knob catalog");
-      if (!knob->applies_to_op(node.op_type))
-        fail(source, what + ": knob " + std::to_string(knob->id) + " (" + knob->name + ") does not apply to " +
-                         node.op_type);
-      if (!config.unit_given.at(node.name)) choice.unit = natural_unit(*knob, config.defaults.unit);
-      if (!unit_allowed(*knob, choice.unit))
-        fail(source, what + ": knob " + std::to_string(knob->id) + " (" + knob->name + ") cannot run on unit '" +
-                         unit_name(choice.unit) + "'" +
-                         (knob->unit == KnobUnit::Any ? " (it runs on cpu or gpu)"
-                                                      : std::string(" (it needs ") + unit_name(knob->unit) + ")"));
     }
     choices.push_back(choice);
   }

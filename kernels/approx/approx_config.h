@@ -5,6 +5,8 @@
 //    "ranges": {"fc1": {"input": [-1.2, 4.0], "output": [-8.5, 9.1]}}}
 // "default" applies to every op not listed for which its knob applies (others run exactly);
 // a listed op without a unit runs on the unit its knob needs (promise, lightnn) or the default's.
+// "all": {"knob": 1} puts one knob on every op it applies to (any knob, PROMISE and shift-add
+// included, on the unit it needs); listed ops still take precedence.
 // "ranges" are calibrated activation ranges for PROMISE and fixed-point knobs (coda calibrates
 // them on data when absent).
 #pragma once
@@ -34,6 +36,9 @@ struct OpChoice {
 struct ApproxConfig {
   OpChoice defaults;
   bool default_unit_given = false;
+  bool has_all = false;
+  OpChoice all;
+  bool all_unit_given = false;
   std::map<std::string, OpChoice> ops;
   std::map<std::string, bool> unit_given;  // per listed op: whether "unit" was written
   std::map<std::string, OpRanges> ranges;

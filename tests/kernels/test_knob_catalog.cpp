@@ -159,6 +159,16 @@ TEST(ApproxConfig, ResolvesDefaultsAndUnits) {
   // A default that does not apply to an op leaves it exact.
   ApproxConfig perforate = ApproxConfig::parse(R"({"default": {"knob": 41}})", "p.json");
   for (const OpChoice& c : resolve_config(perforate, g, knob_catalog())) EXPECT_TRUE(c.knob == 41 || c.knob == 11);
+  // "all" puts a unit-specific knob on every op it applies to; listed ops keep their own.
+  ApproxConfig all = ApproxConfig::parse(R"({"all": {"knob": 81}, "ops": {"conv1": {"knob": 121}}})", "a.json");
+  std::vector<OpChoice> lightnn = resolve_config(all, g, knob_catalog());
+  for (std::size_t n = 0; n < g.nodes.size(); ++n) {
+    const std::string& type = g.nodes[n].op_type;
+    if (g.nodes[n].name == "conv1") EXPECT_EQ(lightnn[n], (OpChoice{121, Unit::Gpu}));
+    else if (type == "Gemm") EXPECT_EQ(lightnn[n], (OpChoice{81, Unit::LightNN}));
+    else EXPECT_EQ(lightnn[n].knob, 11) << type;
+  }
+  EXPECT_EQ(resolve_config(ApproxConfig::parse(all.to_json(), "a2.json"), g, knob_catalog()), lightnn);
   // The JSON form round-trips.
   ApproxConfig again = ApproxConfig::parse(config.to_json(), "again.json");
   EXPECT_EQ(resolve_config(again, g, knob_catalog()), choices);
