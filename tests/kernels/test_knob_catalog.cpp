@@ -91,9 +91,15 @@ TEST(KnobCatalog, ParametersMatchTheirIds) {
     EXPECT_DOUBLE_EQ(knob.sigma, sigma[s - 1]);
   }
   for (const Knob& k : catalog.knobs()) {
-    if (k.family == KnobFamily::ShiftAdd) EXPECT_EQ(k.unit, KnobUnit::LightNN) << k.id;
-    if (k.family == KnobFamily::Pruning) EXPECT_TRUE(k.transforms_graph()) << k.id;
-    if (!is_hpvm_id(k.id)) EXPECT_TRUE(k.id >= 71 && k.id <= 97) << "coda's ids are 71-97, not " << k.id;
+    if (k.family == KnobFamily::ShiftAdd) {
+      EXPECT_EQ(k.unit, KnobUnit::LightNN) << k.id;
+    }
+    if (k.family == KnobFamily::Pruning) {
+      EXPECT_TRUE(k.transforms_graph()) << k.id;
+    }
+    if (!is_hpvm_id(k.id)) {
+      EXPECT_TRUE(k.id >= 71 && k.id <= 97) << "coda's ids are 71-97, not " << k.id;
+    }
   }
 }
 
@@ -164,9 +170,10 @@ TEST(ApproxConfig, ResolvesDefaultsAndUnits) {
   std::vector<OpChoice> lightnn = resolve_config(all, g, knob_catalog());
   for (std::size_t n = 0; n < g.nodes.size(); ++n) {
     const std::string& type = g.nodes[n].op_type;
-    if (g.nodes[n].name == "conv1") EXPECT_EQ(lightnn[n], (OpChoice{121, Unit::Gpu}));
-    else if (type == "Gemm") EXPECT_EQ(lightnn[n], (OpChoice{81, Unit::LightNN}));
-    else EXPECT_EQ(lightnn[n].knob, 11) << type;
+    OpChoice want{11, Unit::Gpu};
+    if (g.nodes[n].name == "conv1") want = OpChoice{121, Unit::Gpu};
+    else if (type == "Gemm") want = OpChoice{81, Unit::LightNN};
+    EXPECT_EQ(lightnn[n], want) << type;
   }
   EXPECT_EQ(resolve_config(ApproxConfig::parse(all.to_json(), "a2.json"), g, knob_catalog()), lightnn);
   // The JSON form round-trips.
