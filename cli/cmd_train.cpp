@@ -10,6 +10,8 @@
 #include "cli/command.h"
 #include "cli/model_source.h"
 #include "cli/progress.h"
+#include "kernels/approx/knob_catalog.h"
+#include "kernels/approx/shift_add_training.h"
 #include "kernels/atomic_file.h"
 #include "kernels/dataset.h"
 #include "kernels/error.h"
@@ -60,6 +62,10 @@ class TrainCommand : public Command {
     app.add_flag("--flip", options_.horizontal_flip, "Random horizontal-flip augmentation");
     app.add_option("--limit", limit_, "Use only the first N training samples")->check(CLI::NonNegativeNumber);
     app.add_option("--log-json", log_json_, "Write per-epoch statistics to this JSON file");
+    app.add_option("--shift-add", shift_add_,
+                   "Quantization-aware training for shift-add knob ID of the catalog (81 LightNN-1, 82 LightNN-2, "
+                   "83 FLightNN, ...): conv/fc weights train as sums of powers of two and are saved quantized")
+        ->check(CLI::PositiveNumber);
   }
 
   int execute(const CommonOptions& common) override {
@@ -89,6 +95,17 @@ class TrainCommand : public Command {
       graph.metadata["coda.preprocess"] = ImageTransform::parse(data_.substr(at + 1), data_).to_string();
 
     Trainer trainer(graph, options_);
+    const Knob* shift_add = nullptr;
+    if (shift_add_ != 0) {
+      shift_add = &knob_catalog().require(shift_add_);
+      if (shift_add->family != KnobFamily::ShiftAdd)
+        throw BadInput("--shift-add " + std::to_string(shift_add_) + ": knob " + shift_add->name + " is " +
+                       family_name(shift_add->family) + ", not a shift-add knob");
+      if (shift_add_targets(graph).empty())
+        throw BadInput("--shift-add: " + model_ + " has no Conv, Gemm or MatMul weights to quantize");
+      trainer.set_weight_transform(make_shift_add_transform(graph, ShiftAddParams::from_knob(*shift_add)));
+      std::printf("quantization-aware training for shift-add knob %d (%s)\n", shift_add->id, shift_add->name.c_str());
+    }
     std::printf("training %s on %s (%lld images, %d classes), testing on %s (%lld); %d epochs, batch %lld, %d threads\n",
                 model_.c_str(), train_spec.c_str(), static_cast<long long>(train.size()), train.classes,
                 test_spec.c_str(), static_cast<long long>(test.size()), options_.epochs,
@@ -98,6 +115,7 @@ class TrainCommand : public Command {
                           {"momentum", options_.momentum}, {"weight_decay", options_.weight_decay},
                           {"schedule", options_.schedule}, {"seed", common.seed}, {"threads", thread_count()},
                           {"history", nlohmann::json::array()}};
+    if (shift_add) log["shift_add"] = {{"knob", shift_add->id}, {"name", shift_add->name}};
     double total_seconds = 0;
     for (int epoch = 0; epoch < options_.epochs; ++epoch) {
       ProgressBar bar(fmt::format("epoch {}/{}", epoch + 1, options_.epochs), options_.batch > 0
@@ -131,6 +149,7 @@ class TrainCommand : public Command {
  private:
   std::string model_, data_, test_data_, out_, log_json_;
   int64_t limit_ = 0;
+  int shift_add_ = 0;
   TrainOptions options_;
 };
 
