@@ -652,10 +652,16 @@ TEST(ShiftAddKnob, ThroughTheRegistryMatchesNaiveIntegerNetwork) {
       norm += std::pow(exact.f32()[i], 2);
     }
     EXPECT_GT(diff, 0.0) << "knob " << id;
-    // Measured 0.41 (K = 1) and 0.12 (K = 2) on this random network.
+    // Measured 0.41 (K = 1) and 0.12 (K = 2) on this random network; FLightNN lies between, as
+    // some filters keep one term.
     relative_error[id] = std::sqrt(diff / norm);
-    EXPECT_LT(relative_error[id], p.terms == 1 ? 0.6 : 0.2) << "knob " << id;
+    EXPECT_LT(relative_error[id], p.terms == 1 || p.flexible ? 0.6 : 0.2) << "knob " << id;
   }
+  // FLightNN's error lies between LightNN-2's and LightNN-1's.
+  EXPECT_LE(relative_error[82], relative_error[83]);
+  EXPECT_LE(relative_error[83], relative_error[81]);
+  EXPECT_LE(relative_error[85], relative_error[86]);
+  EXPECT_LE(relative_error[86], relative_error[84]);
   // A second power of two per weight cuts the error by far more than half.
   EXPECT_LT(relative_error[82], 0.5 * relative_error[81]);
   EXPECT_LT(relative_error[85], 0.5 * relative_error[84]);
