@@ -12,6 +12,7 @@ coda=${CODA:-build/release/bin/coda}
 common=(--data fashion-mnist:test --limit "$limit" --calibration-data fashion-mnist:train --json)
 
 accuracy() { "$coda" eval --model "$model" "${common[@]}" "$@" | jq -r '.accuracy * 100 | . * 100 | round / 100'; }
+families=${FAMILIES:-.}   # a regular expression over family names, e.g. FAMILIES='^pruning$'
 show_cmd() { echo "coda eval --model $model --data fashion-mnist:test --limit $limit --calibration-data fashion-mnist:train $*"; }
 
 exact=$(accuracy)
@@ -26,6 +27,7 @@ knobs=$("$coda" knobs --model "$model" --json)
 while read -r id name family; do
   ops=$(jq --argjson id "$id" '[.ops[] | select(any(.knobs[]; .id == $id)) | select(.op_type != "Flatten" and .op_type != "Reshape")] | length' <<<"$knobs")
   [ "$ops" -eq 0 ] && continue
+  [[ $family =~ $families ]] || continue
   acc=$(accuracy --knob "$id")
   delta=$(awk -v a="$acc" -v b="$exact" 'BEGIN { printf "%+.2f", a - b }')
   echo "| $id | $name | $family | $ops | $acc | $delta | \`$(show_cmd --knob "$id")\` |"

@@ -70,9 +70,12 @@ struct KnobFamilyRegistrar {
   static const ::coda::KnobFamilyRegistrar coda_knob_family_##FAMILY(::coda::KnobFamily::FAMILY, FACTORY)
 
 // Graph-transforming knob families (pruning) register how a prepared graph is changed for the
-// per-node choices; ApproxSession applies them before building kernels.
+// per-node choices; ApproxSession applies them before building kernels. `listed[n]` tells whether
+// node n's knob was asked for by name: such a knob must take effect (BadInput otherwise), while one
+// spread by "all" or "default" is skipped where it cannot (e.g. pruning the classifier's outputs).
 struct OpChoice;
-using GraphTransform = std::function<void(Graph& prepared, const std::vector<OpChoice>& choices, const KnobCatalog&)>;
+using GraphTransform = std::function<void(Graph& prepared, const std::vector<OpChoice>& choices,
+                                          const std::vector<bool>& listed, const KnobCatalog&)>;
 void register_graph_transform(KnobFamily family, GraphTransform transform);
 // Throws BadInput when no transform is registered for the family.
 const GraphTransform& graph_transform(KnobFamily family);

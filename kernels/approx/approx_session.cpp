@@ -17,7 +17,15 @@ bool ApproxSession::apply_pruning(Graph& prepared) const {
   std::vector<OpChoice> choices = resolve(prepared);
   bool any = false;
   for (const OpChoice& c : choices) any |= catalog_.require(c.knob).transforms_graph();
-  if (any) graph_transform(KnobFamily::Pruning)(prepared, choices, catalog_);
+  if (any) {
+    std::vector<bool> listed;
+    for (const Node& node : prepared.nodes) listed.push_back(config_.ops.count(node.name) > 0);
+    try {
+      graph_transform(KnobFamily::Pruning)(prepared, choices, listed, catalog_);
+    } catch (const BadInput& e) {
+      rethrow_with_context(config_.source, e);
+    }
+  }
   return any;
 }
 

@@ -102,6 +102,8 @@ TEST_F(KnobsCli, BadConfigurationsExitTwoWithOneLineAndWriteNothing) {
                         {"wrong_unit.json", "conv1", "lightnn"});
   expect_one_line_error(run_with("unknown_knob.json", R"({"ops": {"conv1": {"knob": 500}}})"),
                         {"unknown_knob.json", "500"});
+  expect_one_line_error(run_with("unprunable.json", R"({"ops": {"fc3": {"knob": 93}}})"),
+                        {"unprunable.json", "fc3", "93", "cannot be pruned"});
   expect_one_line_error(run_with("broken.json", R"({"ops": )"), {"broken.json", "JSON"});
   expect_one_line_error(run({"run", "--model", kLeNet, "--config", dir_.file("absent.json")}), {"absent.json"});
   EXPECT_FALSE(fs::exists(out));
