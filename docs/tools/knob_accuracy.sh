@@ -32,6 +32,7 @@ while read -r id name family; do
   delta=$(awk -v a="$acc" -v b="$exact" 'BEGIN { printf "%+.2f", a - b }')
   echo "| $id | $name | $family | $ops | $acc | $delta | \`$(show_cmd --knob "$id")\` |"
 done
+[ "${PER_OP:-1}" = 0 ] && exit 0   # PER_OP=0: only the per-knob table
 echo
 echo "### $(basename "$model" .onnx): each op alone with its most aggressive knob"
 echo
@@ -41,6 +42,7 @@ echo "|---|---|---|---:|---:|---:|---:|---|"
 jq -r '.ops[] | select(.op_type != "Flatten" and .op_type != "Reshape") |
   ([.knobs[] | select(.unit == "any" and .family != "pruning" and .family != "exact")] | sort_by(.n_c, .id) | first) as $k |
   "\(.name) \(.op_type) \($k.id) \(any(.knobs[]; .id == 1))"' <<<"$knobs" |
+if [ -n "${FROM_OP:-}" ]; then sed -n "/^${FROM_OP} /,\$p"; else cat; fi |   # FROM_OP: resume at an op
 while read -r op type id has_promise; do
   acc=$(accuracy --op-knob "$op=$id")
   delta=$(awk -v a="$acc" -v b="$exact" 'BEGIN { printf "%+.2f", a - b }')
