@@ -29,18 +29,6 @@
 namespace coda::cli {
 namespace {
 
-// "fashion-mnist@pad=2" with split "train" -> "fashion-mnist:train@pad=2"; specs that name files
-// or already carry a split are left alone (as `coda train` reads --data).
-std::string with_split(const std::string& spec, const std::string& split) {
-  auto at = spec.rfind('@');
-  std::string base = spec.substr(0, at), rest = at == std::string::npos ? "" : spec.substr(at);
-  auto ends_with = [&](const std::string& s) {
-    return base.size() >= s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0;
-  };
-  if (ends_with(":train") || ends_with(":test")) return spec;
-  if (base == "fashion-mnist" || base.rfind("cifar:", 0) == 0) return base + ":" + split + rest;
-  return spec;
-}
 
 // Images [begin, end) of a dataset.
 Dataset slice(const Dataset& data, int64_t begin, int64_t end) {

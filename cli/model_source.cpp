@@ -106,4 +106,15 @@ std::string human_count(double value) {
   return s == 0 ? fmt::format("{:.0f}", value) : fmt::format("{:.3g}{}", value, suffix[s]);
 }
 
+std::string with_split(const std::string& spec, const std::string& split) {
+  auto at = spec.rfind('@');
+  std::string base = spec.substr(0, at), rest = at == std::string::npos ? "" : spec.substr(at);
+  auto ends_with = [&](const std::string& s) {
+    return base.size() >= s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0;
+  };
+  if (ends_with(":train") || ends_with(":test")) return spec;
+  if (base == "fashion-mnist" || base.rfind("cifar:", 0) == 0) return base + ":" + split + rest;
+  return spec;
+}
+
 }  // namespace coda::cli

@@ -26,6 +26,10 @@ std::vector<Shape> resolve_input_shapes(const Graph& graph, const std::map<std::
 // Standard-normal inputs of the given shapes, reproducible for a seed.
 std::vector<Tensor> random_inputs(const Graph& graph, const std::vector<Shape>& shapes, std::uint64_t seed);
 
+// "fashion-mnist@pad=2" with split "train" -> "fashion-mnist:train@pad=2"; specs that name files
+// (idx:, npy:) or already carry a split are left alone.
+std::string with_split(const std::string& spec, const std::string& split);
+
 std::string human_count(double value);   // 4.09G, 25.6M, 1.2k
 
 }  // namespace coda::cli

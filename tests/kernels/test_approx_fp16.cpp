@@ -22,6 +22,7 @@
 #include "kernels/approx/knob_catalog.h"
 #include "kernels/executor.h"
 #include "kernels/parallel.h"
+#include "tests/support/conv_case.h"
 #include "tests/support/graph_runner.h"
 
 namespace coda {
@@ -289,29 +290,7 @@ TEST(Fp16Hgemm, IndependentOfThreadCount) {
 // ---------------------------------------------------------------------------------------------
 // Conv
 
-struct ConvCase {
-  int64_t n, c, h, w;  // h == 0: 1-D input (N, C, W)
-  int64_t cout, group, kh, kw;
-  int64_t sh, sw, dh, dw;
-  int64_t pt, pl, pb, pr;
-  bool bias;
-  bool one_d() const { return h == 0; }
-  int64_t in_h() const { return one_d() ? 1 : h; }
-  int64_t out_h() const { return one_d() ? 1 : (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1; }
-  int64_t out_w() const { return (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1; }
-};
-
-Attributes conv_attrs(const ConvCase& c) {
-  if (c.one_d())
-    return attrs_of({{"strides", std::vector<int64_t>{c.sw}},
-                     {"dilations", std::vector<int64_t>{c.dw}},
-                     {"pads", std::vector<int64_t>{c.pl, c.pr}},
-                     {"group", c.group}});
-  return attrs_of({{"strides", std::vector<int64_t>{c.sh, c.sw}},
-                   {"dilations", std::vector<int64_t>{c.dh, c.dw}},
-                   {"pads", std::vector<int64_t>{c.pt, c.pl, c.pb, c.pr}},
-                   {"group", c.group}});
-}
+using test::ConvCase;
 
 // Half convolution by the definition: operands rounded, products and sums over (c, i, j) in order
 // (taps in the padding contribute exact zeros and are skipped), bias added and rounded.
@@ -365,7 +344,7 @@ TEST(Fp16Conv, MatchesHalfArithmeticLoops) {
       const Arithmetic acc = knob == 12 ? Arithmetic::Fp16 : Arithmetic::Fp32;
       std::vector<test::In> inputs{var(x), cst(w)};
       if (c.bias) inputs.push_back(cst(b));
-      const Tensor y = run_with_knob("Conv", inputs, conv_attrs(c), knob);
+      const Tensor y = run_with_knob("Conv", inputs, c.attrs(), knob);
       const std::vector<float> expected = naive_conv_half(c, x, w, c.bias ? &b : nullptr, acc);
       ASSERT_EQ(y.size(), static_cast<int64_t>(expected.size()));
       expect_bitwise_equal(y.f32(), expected, "conv knob " + std::to_string(knob) + " cout " + std::to_string(c.cout));
@@ -379,8 +358,8 @@ TEST(Fp16Conv, HalfDiffersFromFloatAccumulation) {
   Tensor x = tensor_of({1, 64, 6, 6}, 1), w = tensor_of({4, 64, 3, 3}, 2);
   for (int64_t i = 0; i < x.size(); ++i) x.f32()[i] = std::fabs(x.f32()[i]) * 3.0f;
   for (int64_t i = 0; i < w.size(); ++i) w.f32()[i] = std::fabs(w.f32()[i]);
-  const Tensor y16 = run_with_knob("Conv", {var(x), cst(w)}, conv_attrs(c), 12);
-  const Tensor y32 = run_with_knob("Conv", {var(x), cst(w)}, conv_attrs(c), 71);
+  const Tensor y16 = run_with_knob("Conv", {var(x), cst(w)}, c.attrs(), 12);
+  const Tensor y32 = run_with_knob("Conv", {var(x), cst(w)}, c.attrs(), 71);
   int64_t differ = 0;
   for (int64_t i = 0; i < y16.size(); ++i) differ += y16.f32()[i] != y32.f32()[i];
   EXPECT_GT(differ, y16.size() / 2);

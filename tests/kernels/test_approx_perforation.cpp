@@ -20,6 +20,7 @@
 #include "kernels/error.h"
 #include "kernels/executor.h"
 #include "kernels/graph.h"
+#include "tests/support/conv_case.h"
 #include "tests/support/graph_runner.h"
 
 namespace coda {
@@ -27,55 +28,8 @@ namespace {
 
 float r16(float x) { return round_to_half(x); }
 
-struct ConvCase {
-  int64_t n, c, h, w;  // h == 0: 1-D input (N, C, W)
-  int64_t cout, group, kh, kw;
-  int64_t sh, sw, dh, dw;
-  int64_t pt, pl, pb, pr;
-  bool bias;
-  bool one_d() const { return h == 0; }
-  int64_t in_h() const { return one_d() ? 1 : h; }
-  int64_t ker_h() const { return one_d() ? 1 : kh; }
-  int64_t out_h() const { return one_d() ? 1 : (h + pt + pb - ((kh - 1) * dh + 1)) / sh + 1; }
-  int64_t out_w() const { return (w + pl + pr - ((kw - 1) * dw + 1)) / sw + 1; }
-  int64_t outputs() const { return n * cout * out_h() * out_w(); }
-  int64_t patch() const { return c / group * ker_h() * kw; }
-  Shape x_shape() const { return one_d() ? Shape{n, c, w} : Shape{n, c, h, w}; }
-  Shape w_shape() const { return one_d() ? Shape{cout, c / group, kw} : Shape{cout, c / group, kh, kw}; }
-
-  Conv2dGeometry geometry() const {
-    Conv2dGeometry g;
-    g.batch = n;
-    g.in_channels = c;
-    g.in_h = in_h();
-    g.in_w = w;
-    g.out_channels = cout;
-    g.out_h = out_h();
-    g.out_w = out_w();
-    g.kernel_h = ker_h();
-    g.kernel_w = kw;
-    g.stride_h = one_d() ? 1 : sh;
-    g.stride_w = sw;
-    g.dilation_h = one_d() ? 1 : dh;
-    g.dilation_w = dw;
-    g.pad_top = one_d() ? 0 : pt;
-    g.pad_left = pl;
-    g.groups = group;
-    return g;
-  }
-
-  Attributes attrs() const {
-    if (one_d())
-      return test::attrs_of({{"strides", std::vector<int64_t>{sw}},
-                             {"dilations", std::vector<int64_t>{dw}},
-                             {"pads", std::vector<int64_t>{pl, pr}},
-                             {"group", group}});
-    return test::attrs_of({{"strides", std::vector<int64_t>{sh, sw}},
-                           {"dilations", std::vector<int64_t>{dh, dw}},
-                           {"pads", std::vector<int64_t>{pt, pl, pb, pr}},
-                           {"group", group}});
-  }
-};
+using test::ConvCase;
+using test::random_vector;
 
 // The exact convolution, one output at a time: in double (Half false), or in half arithmetic
 // with half accumulation (products and running sums rounded, (c, i, j) in order, padding taps
@@ -147,13 +101,6 @@ std::vector<float> perforate(const ConvCase& c, std::vector<float> y, const Knob
   return y;
 }
 
-std::vector<float> random_vector(int64_t n, std::uint64_t seed, float scale) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, scale);
-  std::vector<float> v(static_cast<std::size_t>(n));
-  for (float& x : v) x = normal(rng);
-  return v;
-}
 
 std::vector<const Knob*> perforation_knobs() {
   std::vector<const Knob*> knobs;

@@ -23,6 +23,7 @@
 #include "kernels/zoo.h"
 #include "tests/support/bad_input.h"
 #include "tests/support/graph_runner.h"
+#include "tests/support/quadrant_data.h"
 
 namespace coda {
 namespace {
@@ -723,26 +724,6 @@ TEST(Pruning, ConfigurationKnobsPruneThroughTheSession) {
   EXPECT_FALSE(none.apply_pruning(untouched));
 }
 
-// Two classes of 1x8x8 images (bright top-left or bottom-right quadrant), as in test_trainer.
-Dataset quadrants(int64_t n, std::uint64_t seed) {
-  Dataset d;
-  d.name = "quadrants";
-  d.classes = 2;
-  d.images = Tensor({n, 1, 8, 8});
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> noise(0.0f, 0.3f);
-  for (int64_t i = 0; i < n; ++i) {
-    int label = static_cast<int>(i % 2);
-    d.labels.push_back(label);
-    for (int y = 0; y < 8; ++y)
-      for (int x = 0; x < 8; ++x) {
-        bool lit = label == 0 ? (y < 4 && x < 4) : (y >= 4 && x >= 4);
-        d.images.f32()[i * 64 + y * 8 + x] = (lit ? 1.0f : 0.0f) + noise(rng);
-      }
-  }
-  return d;
-}
-
 TEST(Pruning, PrunedGraphFineTunes) {
   Net n(15);
   int x = n.input("x", {1, 1, 8, 8});
@@ -759,7 +740,7 @@ TEST(Pruning, PrunedGraphFineTunes) {
   ASSERT_LT(r.macs_after, r.macs_before);
   const Shape pruned_w = constant_of(g, "conv.w").shape();
   ASSERT_LT(pruned_w[0], 8);
-  Dataset train = quadrants(128, 3);
+  Dataset train = test::quadrant_dataset(128, 3);
   TrainOptions o;
   o.epochs = 3;
   o.batch = 16;
@@ -771,7 +752,7 @@ TEST(Pruning, PrunedGraphFineTunes) {
     (e == 0 ? first : last) = s.loss;
   }
   EXPECT_LT(last, first);
-  EXPECT_GT(t.evaluate(quadrants(64, 4)), 0.9);
+  EXPECT_GT(t.evaluate(test::quadrant_dataset(64, 4)), 0.9);
   EXPECT_EQ(constant_of(g, "conv.w").shape(), pruned_w);
 }
 
