@@ -120,7 +120,7 @@ class SimulateCommand : public Command {
     if (!timeline_.empty()) traces::write_chrome_trace(timeline_, result);
     if (!vcd_.empty()) traces::write_power_vcd(vcd_, result);
     if (json_) {
-      std::printf("%s\n", traces::sim_result_json(result).dump(2).c_str());
+      std::printf("%s\n", traces::sim_result_json(result, true).dump(2).c_str());
     } else {
       print_ops(result);
       print_summary(result);

@@ -22,7 +22,7 @@ void ComputeUnit::enqueue(int job) {
   queued_.notify(sc_core::SC_ZERO_TIME);
 }
 
-double ComputeUnit::now() const { return sc_core::sc_time_stamp().to_seconds() - run_->origin_s; }
+double ComputeUnit::now() const { return run_->elapsed_s(); }
 
 void ComputeUnit::main_thread() {
   for (;;) {

@@ -9,7 +9,7 @@ MemorySystem::MemorySystem(sc_core::sc_module_name name) : sc_core::sc_module(na
 void MemorySystem::b_transport(int port, tlm::tlm_generic_payload& transaction, sc_core::sc_time& delay) {
   (void)port;
   const Platform& platform = *run_->platform;
-  double now = sc_core::sc_time_stamp().to_seconds() - run_->origin_s;
+  double now = run_->elapsed_s();
   double start = now + delay.to_seconds();
   double latency = (platform.dram.latency_ns + platform.interconnect.latency_ns) * 1e-9;
   double done = run_->dram->transfer(start + latency, static_cast<double>(transaction.get_data_length()),

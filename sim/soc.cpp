@@ -27,11 +27,11 @@ Soc::Soc(sc_core::sc_module_name name) : sc_core::sc_module(name), memory_("memo
   SC_THREAD(dvfs_thread);
 }
 
-double Soc::now() const { return sc_core::sc_time_stamp().to_seconds() - run_->origin_s; }
+double Soc::now() const { return run_->elapsed_s(); }
 
 void Soc::run(SocRun& run) {
   run_ = &run;
-  run.origin_s = sc_core::sc_time_stamp().to_seconds();
+  run.origin_ticks = sc_core::sc_time_stamp().value();
   memory_.bind_run(&run);
   for (auto& unit : units_) unit->bind_run(&run, &job_done_);
   tlm_utils::tlm_quantumkeeper::set_global_quantum(sc_core::sc_time(run.platform->sim.quantum_ns, sc_core::SC_NS));

@@ -2,7 +2,13 @@
 
 #include <algorithm>
 
+#include <systemc>
+
 namespace coda::sim {
+
+double SocRun::elapsed_s() const {
+  return sc_core::sc_time::from_value(sc_core::sc_time_stamp().value() - origin_ticks).to_seconds();
+}
 
 double SocRun::static_w(const UnitState& unit) const {
   const UnitPower& power = unit.model->power(*platform);

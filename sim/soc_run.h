@@ -3,6 +3,7 @@
 // memory timeline and the power ledger. Times are seconds from the start of the run.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +50,10 @@ struct SocRun {
   std::vector<DvfsEvent> dvfs_events;
   int dram_rail = -1;
   int interconnect_rail = -1;
-  double origin_s = 0;           // SystemC time of the run's start (the kernel's time never resets)
+  // SystemC time of the run's start in kernel ticks: the kernel's time never resets, and run
+  // times are taken as exact tick differences so that a rerun gives bit-identical times.
+  std::uint64_t origin_ticks = 0;
+  double elapsed_s() const;
   std::vector<int> finished_jobs; // completed since the scheduler last looked
   int finished = 0;
   double end_s = 0;

@@ -80,7 +80,7 @@ TEST(Simulate, SameInputsGiveIdenticalTraces) {
 
 // Ops whose DRAM traffic alone takes longer than their arithmetic.
 bool memory_bound(const sim::OpRecord& op) { return op.memory_s > 2 * op.compute_s; }
-bool compute_bound(const sim::OpRecord& op) { return op.compute_s > 4 * op.memory_s; }
+bool compute_bound(const sim::OpRecord& op) { return op.compute_s > 8 * op.memory_s; }
 
 TEST(Simulate, LatencyGrowsWhenDramBandwidthShrinksMostlyForMemoryBoundOps) {
   Graph graph = prepared_zoo("resnet18");
@@ -179,11 +179,7 @@ TEST(Simulate, ConcurrentUnitsContendForDram) {
     if (graph.nodes[n].name == "right") choices[n] = OpChoice{11, Unit::Cpu};
   // Starve the DRAM so both branches are memory bound: together they share it.
   std::vector<std::string> narrow{"dram.bandwidth_gbs=0.5"};
-  sim::SimResult together = simulate_on(graph, choices, narrow);
-  std::vector<OpChoice> left_only = choices;
-  sim::SimResult r = together;
-  // The left conv alone: the same graph with the right conv on the GPU after it would serialise,
-  // so compare against the sum of both convs' traffic at the full (narrow) bandwidth instead.
+  sim::SimResult r = simulate_on(graph, choices, narrow);
   const auto& left = test::record_of(r, "left");
   const auto& right = test::record_of(r, "right");
   double overlap = std::min(left.start_s + left.latency_s, right.start_s + right.latency_s) -
@@ -194,7 +190,6 @@ TEST(Simulate, ConcurrentUnitsContendForDram) {
   EXPECT_GT(right.latency_s, 1.3 * right.memory_s);
   // And the pair finishes no earlier than their combined traffic allows.
   EXPECT_GE(std::max(left.latency_s, right.latency_s), 0.99 * (left.memory_s + right.memory_s) * 0.5);
-  (void)left_only;
 }
 
 TEST(Simulate, PromiseFollowsTheBankTilingOfItsPaper) {
