@@ -102,8 +102,13 @@ class SimulateCommand : public Command {
     Graph graph = load_model(model_, common.seed);
     std::vector<OpChoice> choices;
     try {
+      // --batch re-binds the leading dimension of every input, also for models exported at batch 1.
+      if (batch_ > 1)
+        for (int id : graph.inputs) {
+          Value& input = graph.values[static_cast<std::size_t>(id)];
+          if (!input.shape.empty()) input.shape[0] = -1;
+        }
       std::vector<Shape> shapes = resolve_input_shapes(graph, parse_shape_overrides(shapes_), batch_);
-      if (!shapes.empty() && !shapes.front().empty() && batch_ > 1) shapes.front()[0] = batch_;
       bind_input_shapes(graph, shapes);
       prepare_graph(graph);
       if (session) session->apply_pruning(graph);
