@@ -70,7 +70,7 @@ jq -r '.rails as $r | .samples[] | [.time_s*1e3] + .rail_w + [.unit_freq_mhz[1]]
 gnuplot <<GP
 set terminal pngcairo size 900,500 noenhanced
 set output "$OUT/power_trace_resnet50.png"
-set title "ResNet-50 batch 8 on tx2.yaml: rail power sampled every 1 ms; GPU 1300.5 -> 624.75 MHz half way"
+set title "ResNet-50 batch 8, tx2.yaml: rails sampled every 1 ms, GPU clock lowered mid-run"
 set xlabel "time (ms)"
 set ylabel "power (W)"
 set y2label "GPU clock (MHz)"
