@@ -91,5 +91,14 @@ TEST(SimulateCli, BadPlatformInputExitsTwoNamingTheKey) {
   EXPECT_TRUE(dir.entries().count("none.yaml") == 0);
 }
 
+TEST(SimulateCli, AnOpPlacedOnAUnitThePlatformLacksExitsTwo) {
+  TempDir dir;
+  auto r = run_process(CODA_BINARY, {"simulate", "--model", "zoo:lenet5", "--knob", "1", "--set", "promise.present=false",
+                                     "--trace-out", dir.file("ops.csv")}, dir.path());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("promise"), std::string::npos) << r.err;
+  EXPECT_EQ(dir.entries().count("ops.csv"), 0u);
+}
+
 }  // namespace
 }  // namespace coda

@@ -4,7 +4,6 @@
 
 #include <cmath>
 
-#include "kernels/error.h"
 #include "kernels/graph_builder.h"
 #include "kernels/executor.h"
 #include "sim/simulate.h"
@@ -254,11 +253,6 @@ TEST(Simulate, TheThermalGovernorStepsTheClockDownAboveItsTrip) {
     EXPECT_EQ(r.dvfs_events[i].cause, "governor");
     EXPECT_LE(r.dvfs_events[i].freq_mhz, r.dvfs_events[i - 1].freq_mhz);
   }
-}
-
-TEST(Simulate, AnOpOnAnAbsentUnitIsBadInput) {
-  Graph graph = prepared_zoo("lenet5");
-  EXPECT_THROW(simulate_on(graph, choices_for(graph, 1, Unit::Promise), {"promise.present=false"}), BadInput);
 }
 
 TEST(Simulate, IdleAndLoadedPowerMatchTheTx2Figures) {
