@@ -35,8 +35,10 @@ std::vector<ShiftTerm> weight_codes(const GemmShape& gemm, const UnitContext& co
 }
 
 hw::RtlShiftAddArray& array_for(const hw::ArrayGeometry& geometry) {
-  static std::map<std::string, std::unique_ptr<hw::RtlShiftAddArray>> arrays;
-  auto& slot = arrays[geometry.name() + " kmax " + std::to_string(geometry.kmax)];
+  // Built once per process and never destroyed: Verilator's global context may be gone before
+  // static destructors would run.
+  static auto* arrays = new std::map<std::string, std::unique_ptr<hw::RtlShiftAddArray>>();
+  auto& slot = (*arrays)[geometry.name() + " kmax " + std::to_string(geometry.kmax)];
   if (!slot) slot = std::make_unique<hw::RtlShiftAddArray>(geometry);
   return *slot;
 }
@@ -55,7 +57,7 @@ hw::ArrayGeometry lightnn_geometry(const LightnnParams& params, int activation_b
 }
 
 bool lightnn_rtl_eligible(const GemmShape& gemm, const LightnnParams& params) {
-  return gemm.m * gemm.k * gemm.n <= params.rtl_max_macs;
+  return gemm.m * gemm.k * gemm.n <= static_cast<int64_t>(params.rtl_max_macs);
 }
 
 int64_t lightnn_rtl_cycles(const hw::ArrayGeometry& geometry, const GemmShape& gemm, const UnitContext& context) {

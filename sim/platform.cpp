@@ -156,6 +156,10 @@ const Schema<LightnnParams>& lightnn_schema() {
       schema::integer("cols", &LightnnParams::cols, 1),
       // REFERENCE.md section 5: a weight is at most K in {1, 2} shifts.
       schema::integer("terms", &LightnnParams::terms, 1, 2),
+      // The accumulator must hold the widest activation shifted by the largest exponent (hw/).
+      schema::integer("acc_bits", &LightnnParams::acc_bits, 16, 64),
+      schema::integer("kmax", &LightnnParams::kmax, 1),
+      schema::integer("rtl_max_macs", &LightnnParams::rtl_max_macs, 0),
       schema::number("freq_mhz", &LightnnParams::freq_mhz, Range::Positive),
       schema::number("shift_pj", &LightnnParams::shift_pj, Range::Positive),
       schema::number("add_pj", &LightnnParams::add_pj, Range::Positive),

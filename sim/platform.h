@@ -110,7 +110,7 @@ struct LightnnParams {
   int terms = 2;             // shift-add terms per PE (K): a K=1 weight uses one of them
   int acc_bits = 48;         // PE accumulator width
   int kmax = 1024;           // reduction steps one tile pass buffers (longer reductions take more passes)
-  int64_t rtl_max_macs = 0;  // rtl fidelity: layers up to this many MACs run on the Verilated array
+  int rtl_max_macs = 0;      // rtl fidelity: layers up to this many MACs run on the Verilated array
   double freq_mhz = 0;
   double shift_pj = 0;       // one barrel shift (activation width)
   double add_pj = 0;         // one accumulator add

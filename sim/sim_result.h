@@ -18,6 +18,7 @@ struct OpRecord {
   int knob = 11;
   std::string knob_name;
   int batch = 1;
+  std::string fidelity = "model"; // "rtl" when the cycles came from the Verilated array
   double freq_mhz = 0;           // unit clock when the op started
   double start_s = 0;            // from the start of the run
   double latency_s = 0;

@@ -74,6 +74,7 @@ void build_jobs(const Graph& graph, const std::vector<NodeReport>& reports, cons
     job.record.knob_name = knob.name;
     job.record.batch = options.batch;
     job.record.features = workload.features;
+    job.record.fidelity = job.work.fidelity;
     int index = static_cast<int>(run.jobs.size());
     job.pending = static_cast<int>(producers.size());
     for (int p : producers) run.jobs[static_cast<std::size_t>(p)].consumers.push_back(index);

@@ -10,6 +10,7 @@ nlohmann::json op_record_json(const sim::OpRecord& op) {
           {"knob", op.knob},
           {"knob_name", op.knob_name},
           {"batch", op.batch},
+          {"fidelity", op.fidelity},
           {"freq_mhz", op.freq_mhz},
           {"start_s", op.start_s},
           {"latency_s", op.latency_s},

@@ -268,3 +268,27 @@ TEST(Simulate, IdleAndLoadedPowerMatchTheTx2Figures) {
 
 }  // namespace
 }  // namespace coda
+
+namespace coda {
+namespace {
+
+TEST(Simulate, RtlFidelityRunsSmallLightnnLayersOnTheVerilatedArrayWithTheModelsCycles) {
+  Graph graph = test::prepared_zoo("lenet5", 1, true);
+  auto choices = test::choices_for(graph, 82, Unit::LightNN);
+  sim::SimResult model = test::simulate_on(graph, choices);
+  sim::SimOptions options;
+  options.rtl_fidelity = true;
+  sim::SimResult rtl = test::simulate_on(graph, choices, {}, options);
+  int measured = 0;
+  for (const auto& op : rtl.ops) {
+    if (op.unit != "lightnn") continue;
+    EXPECT_EQ(op.fidelity, "rtl") << op.name;
+    ++measured;
+    EXPECT_EQ(op.cycles, test::record_of(model, op.name).cycles) << op.name;
+  }
+  EXPECT_GT(measured, 0);
+  EXPECT_EQ(rtl.latency_s, model.latency_s);
+}
+
+}  // namespace
+}  // namespace coda
