@@ -5,6 +5,7 @@
 
 #include "kernels/approx/knob_catalog.h"
 #include "kernels/executor.h"
+#include "kernels/graph_builder.h"
 #include "kernels/zoo.h"
 #include "sim/simulate.h"
 
@@ -44,6 +45,28 @@ void BM_SimulateResNet50Gpu(benchmark::State& state) { simulate_network(state, "
 void BM_SimulateResNet50Promise(benchmark::State& state) { simulate_network(state, "resnet50", 1); }
 void BM_SimulateResNet18Gpu(benchmark::State& state) { simulate_network(state, "resnet18", 0); }
 void BM_SimulateMobileNetGpu(benchmark::State& state) { simulate_network(state, "mobilenet_v1", 0); }
+
+// The layer of bench_rtl.cpp (ResNet-20 stage 1: 16 -> 16 channels, 3x3, 32x32) alone on the
+// LightNN array through the whole SystemC SoC model, to compare with rtl/verilated_layer.
+void BM_SimulateLightnnLayer(benchmark::State& state) {
+  GraphBuilder builder("layer", 1, true);
+  int x = builder.input("x", {1, 16, 32, 32});
+  ConvSpec spec;
+  spec.out_channels = 16;
+  builder.output(builder.conv(x, spec, "conv"));
+  Graph graph = builder.finish();
+  prepare_graph(graph);
+  std::vector<OpChoice> choices(graph.nodes.size(), OpChoice{81, Unit::LightNN});
+  sim::Platform platform = sim::Platform::builtin();
+  double array_cycles = 0;
+  for (auto _ : state) {
+    sim::SimResult result = sim::simulate(graph, choices, platform, {});
+    array_cycles = result.ops.front().compute_s * platform.lightnn.freq_mhz * 1e6;
+    benchmark::DoNotOptimize(result.energy_j);
+  }
+  state.counters["array_cycles"] = array_cycles;
+}
+BENCHMARK(BM_SimulateLightnnLayer)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK(BM_SimulateResNet50Gpu)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_SimulateResNet50Promise)->Unit(benchmark::kMillisecond);
