@@ -2,6 +2,7 @@
 // rails; latency against DRAM bandwidth and GPU clock; determinism; placement; concurrency.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/graph_builder.h"
@@ -288,6 +289,33 @@ TEST(Simulate, RtlFidelityRunsSmallLightnnLayersOnTheVerilatedArrayWithTheModels
   }
   EXPECT_GT(measured, 0);
   EXPECT_EQ(rtl.latency_s, model.latency_s);
+}
+
+}  // namespace
+}  // namespace coda
+
+namespace coda {
+namespace {
+
+TEST(Simulate, AutoPlacementMovesOpsOnlyBetweenCpuAndGpuAndOnlyWhereFaster) {
+  Graph graph = test::prepared_zoo("resnet20");
+  std::vector<OpChoice> gpu(graph.nodes.size());
+  sim::Platform platform = sim::Platform::builtin();
+  std::vector<OpChoice> placed = sim::auto_placement(graph, gpu, platform);
+  ASSERT_EQ(placed.size(), gpu.size());
+  for (const OpChoice& choice : placed) {
+    EXPECT_TRUE(choice.unit == Unit::Cpu || choice.unit == Unit::Gpu);
+    EXPECT_EQ(choice.knob, 11);
+  }
+  // With the GPU at its lowest step and the CPU at its highest, the CPU wins some ops.
+  sim::Platform slow_gpu = sim::Platform::builtin({"gpu.freq_mhz=114.75"});
+  std::vector<OpChoice> moved = sim::auto_placement(graph, gpu, slow_gpu);
+  EXPECT_TRUE(std::any_of(moved.begin(), moved.end(), [](const OpChoice& c) { return c.unit == Unit::Cpu; }));
+  sim::SimOptions options;
+  options.placement = sim::Placement::Auto;
+  sim::SimResult automatic = sim::simulate(graph, gpu, slow_gpu, options);
+  sim::SimResult configured = sim::simulate(graph, gpu, slow_gpu, {});
+  EXPECT_LT(automatic.latency_s, configured.latency_s);
 }
 
 }  // namespace
