@@ -18,19 +18,14 @@
 namespace coda::sim {
 namespace {
 
-// Present shift terms per weight, averaged over the layer's quantized weights.
+// Present shift terms per weight, averaged over the layer's quantized weights (the knob's
+// nominal K for a shapes-only graph).
 double terms_per_weight(const UnitContext& context) {
-  const Node& node = *context.report.node;
-  if (node.inputs.size() < 2 || node.inputs[1] < 0) return context.knob.terms;
-  const Value& weights = context.graph.values[static_cast<std::size_t>(node.inputs[1])];
-  if (!weights.constant.has_value() || weights.constant->size() == 0 || weights.constant->raw() == nullptr)
-    return context.knob.terms;  // a shapes-only graph: the knob's nominal K
-  bool transpose_b = node.op_type == "Gemm" && node.attrs.get_int("transB", 0) != 0;
-  FilterLayout layout = shift_add_layout(node.op_type, weights.constant->shape(), transpose_b);
-  ShiftAddWeights q = quantize_shift_add(weights.constant->f32(), layout, ShiftAddParams::from_knob(context.knob));
+  std::optional<ShiftAddWeights> q = layer_shift_add_weights(context);
+  if (!q || q->codes.empty()) return context.knob.terms;
   double present = 0;
-  for (ShiftTerm term : q.codes) present += term.present() ? 1 : 0;
-  return present / static_cast<double>(weights.constant->size());
+  for (ShiftTerm term : q->codes) present += term.present() ? 1 : 0;
+  return present / static_cast<double>(q->filters * q->filter_size);
 }
 
 class LightnnModel : public UnitModel {

@@ -15,18 +15,10 @@ namespace {
 // own quantized weights when the graph has them, seeded random codes otherwise.
 std::vector<ShiftTerm> weight_codes(const GemmShape& gemm, const UnitContext& context, std::mt19937_64& rng) {
   std::vector<ShiftTerm> codes(static_cast<std::size_t>(gemm.n * gemm.k * 2));
-  const Node& node = *context.report.node;
-  const Value* weights = node.inputs.size() >= 2 && node.inputs[1] >= 0
-                             ? &context.graph.values[static_cast<std::size_t>(node.inputs[1])]
-                             : nullptr;
-  if (weights && weights->constant.has_value() && weights->constant->raw() != nullptr) {
-    bool transpose_b = node.op_type == "Gemm" && node.attrs.get_int("transB", 0) != 0;
-    FilterLayout layout = shift_add_layout(node.op_type, weights->constant->shape(), transpose_b);
-    ShiftAddWeights q = quantize_shift_add(weights->constant->f32(), layout, ShiftAddParams::from_knob(context.knob));
-    if (q.filter_size == gemm.k && q.filters >= gemm.n) {
-      for (int64_t f = 0; f < gemm.n; ++f) std::copy(q.filter(f), q.filter(f) + gemm.k * 2, codes.begin() + f * gemm.k * 2);
-      return codes;
-    }
+  std::optional<ShiftAddWeights> q = layer_shift_add_weights(context);
+  if (q && q->filter_size == gemm.k && q->filters >= gemm.n) {
+    for (int64_t f = 0; f < gemm.n; ++f) std::copy(q->filter(f), q->filter(f) + gemm.k * 2, codes.begin() + f * gemm.k * 2);
+    return codes;
   }
   std::uniform_int_distribution<int> shift(0, 7), coin(0, 1);
   for (std::size_t i = 0; i < codes.size(); ++i)
@@ -44,6 +36,17 @@ hw::RtlShiftAddArray& array_for(const hw::ArrayGeometry& geometry) {
 }
 
 }  // namespace
+
+std::optional<ShiftAddWeights> layer_shift_add_weights(const UnitContext& context) {
+  const Node& node = *context.report.node;
+  if (node.inputs.size() < 2 || node.inputs[1] < 0) return std::nullopt;
+  const Value& weights = context.graph.values[static_cast<std::size_t>(node.inputs[1])];
+  if (!weights.constant.has_value() || weights.constant->size() == 0 || weights.constant->raw() == nullptr)
+    return std::nullopt;
+  bool transpose_b = node.op_type == "Gemm" && node.attrs.get_int("transB", 0) != 0;
+  FilterLayout layout = shift_add_layout(node.op_type, weights.constant->shape(), transpose_b);
+  return quantize_shift_add(weights.constant->f32(), layout, ShiftAddParams::from_knob(context.knob));
+}
 
 hw::ArrayGeometry lightnn_geometry(const LightnnParams& params, int activation_bits) {
   hw::ArrayGeometry geometry;

@@ -5,11 +5,17 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "hw/lightnn_timing.h"
+#include "kernels/approx/shift_add.h"
 #include "sim/unit_model.h"
 
 namespace coda::sim {
+
+// The op's weight operand quantized by its shift-add knob, or nothing when the graph holds no
+// weight data (a shapes-only graph).
+std::optional<ShiftAddWeights> layer_shift_add_weights(const UnitContext& context);
 
 hw::ArrayGeometry lightnn_geometry(const LightnnParams& params, int activation_bits);
 bool lightnn_rtl_eligible(const GemmShape& gemm, const LightnnParams& params);
