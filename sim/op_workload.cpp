@@ -91,6 +91,37 @@ void describe_gemm(const Graph& graph, const NodeReport& report, const Knob& kno
   (void)graph;
 }
 
+// Pooling, normalisation and elementwise ops on NCHW tensors: their sizes, and for pooling the
+// window, so predictors see the same shape features a convolution has.
+void describe_spatial(const NodeReport& report, OpWorkload& work) {
+  if (report.inputs.empty() || report.outputs.empty()) return;
+  const Shape& x = report.inputs[0].shape;
+  const Shape& y = report.outputs[0].shape;
+  if (x.size() != 4 || y.size() != 4) return;
+  auto& f = work.features;
+  f["batch"] = static_cast<double>(x[0]);
+  f["in_channels"] = static_cast<double>(x[1]);
+  f["in_h"] = static_cast<double>(x[2]);
+  f["in_w"] = static_cast<double>(x[3]);
+  f["out_channels"] = static_cast<double>(y[1]);
+  f["out_h"] = static_cast<double>(y[2]);
+  f["out_w"] = static_cast<double>(y[3]);
+  const Node& node = *report.node;
+  if (node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool") {
+    f["kernel_h"] = static_cast<double>(x[2]);
+    f["kernel_w"] = static_cast<double>(x[3]);
+    f["stride"] = 1;
+  } else if (node.op_type == "MaxPool" || node.op_type == "AveragePool") {
+    std::vector<int64_t> kernel = node.attrs.get_ints("kernel_shape", {});
+    std::vector<int64_t> strides = node.attrs.get_ints("strides", {});
+    if (kernel.size() == 2) {
+      f["kernel_h"] = static_cast<double>(kernel[0]);
+      f["kernel_w"] = static_cast<double>(kernel[1]);
+    }
+    f["stride"] = strides.empty() ? 1.0 : static_cast<double>(strides[0]);
+  }
+}
+
 }  // namespace
 
 OpWorkload describe_op(const Graph& graph, const NodeReport& report, const Knob& knob) {
@@ -120,6 +151,7 @@ OpWorkload describe_op(const Graph& graph, const NodeReport& report, const Knob&
   }
 
   describe_gemm(graph, report, knob, work);
+  if (work.gemm.groups == 0) describe_spatial(report, work);
   if (work.gemm.groups > 0) {
     work.macs = work.gemm.macs();
     // Filter sampling reads only the kept filter elements.

@@ -12,6 +12,7 @@ namespace coda::sim {
 
 struct OpRecord {
   int node = -1;                 // index in graph.nodes
+  std::string network;           // the model the op belongs to (leave-one-network-out splits)
   std::string name;
   std::string op_type;
   std::string unit;              // cpu, gpu, promise, lightnn

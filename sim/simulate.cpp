@@ -68,6 +68,7 @@ void build_jobs(const Graph& graph, const std::vector<NodeReport>& reports, cons
     job.work = model.work(workload, context);
     job.record.node = static_cast<int>(n);
     job.record.name = node.name;
+    job.record.network = options.model_name;
     job.record.op_type = node.op_type;
     job.record.unit = unit;
     job.record.knob = knob.id;
