@@ -214,6 +214,29 @@ std::vector<OpChoice> auto_placement(const Graph& graph, const std::vector<OpCho
   return placed;
 }
 
+std::map<std::string, double> idle_power_w(const Platform& platform) {
+  PowerLedger ledger(platform.power, platform.sim.power_sample_ms * 1e-3);
+  std::map<std::string, double> sub_rails;
+  for (const std::string& rail : ledger.rails()) sub_rails[rail] = 0;
+  for (const std::string& name : unit_model_names()) {
+    const UnitModel& model = unit_model(name);
+    if (!model.present(platform)) continue;
+    const UnitPower& power = model.power(platform);
+    const DvfsTable* dvfs = model.dvfs(platform);
+    double voltage = dvfs ? dvfs->voltage_at(model.freq_mhz(platform)) : power.nominal_v;
+    // As SocRun::static_w: static power scales with the supply voltage.
+    if (ledger.rail_index(power.rail) >= 0) sub_rails[power.rail] += power.static_w * voltage / power.nominal_v;
+  }
+  if (ledger.rail_index(platform.dram.power.rail) >= 0) sub_rails[platform.dram.power.rail] += platform.dram.power.static_w;
+  for (const auto& [rail, watts] : platform.power.rail_static_w)
+    if (ledger.rail_index(rail) >= 0) sub_rails[rail] += watts;
+  std::map<std::string, double> rails = sub_rails;
+  double input = ledger.board_static_w();
+  for (const auto& [rail, watts] : sub_rails) input += ledger.at_input(watts);
+  rails[platform.power.input_rail] = input;
+  return rails;
+}
+
 SimResult simulate(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform,
                    const SimOptions& options) {
   auto wall_start = std::chrono::steady_clock::now();

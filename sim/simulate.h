@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ struct SimOptions {
 // run it.
 SimResult simulate(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform,
                    const SimOptions& options);
+
+// What each rail reads while nothing runs, every unit at its start clock (VDD_IN included): the
+// static draw a simulation charges over its whole length. Predictors use it to split a network's
+// energy into the ops' share and the idle share the same way.
+std::map<std::string, double> idle_power_w(const Platform& platform);
 
 // The choices with ops moved between CPU and GPU where that is faster (Placement::Auto).
 std::vector<OpChoice> auto_placement(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform);
