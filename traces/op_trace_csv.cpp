@@ -44,6 +44,13 @@ class Cell {
     if (value < 0) fail("negative (" + text_ + ")");
     return value;
   }
+  // How the record was obtained: "model" (the simulator's unit models), "rtl" (cycles from the
+  // Verilated array) or "measured" (imported from board logs, traces/power_alignment.h).
+  const std::string& fidelity() const {
+    if (text_ != "model" && text_ != "rtl" && text_ != "measured")
+      fail("unknown fidelity '" + text_ + "' (expected model, rtl or measured)");
+    return text_;
+  }
   int small_integer(int lowest) const {
     int64_t value = integer();
     if (value < lowest || value > std::numeric_limits<int>::max())
@@ -67,12 +74,17 @@ struct FixedColumn {
   const char* name;
   std::string (*write)(const OpRecord&);
   void (*read)(OpRecord&, const Cell&);
+  // Columns added after the first traces were written: a file without them reads with the
+  // OpRecord defaults (no network, fidelity "model").
+  bool optional = false;
 };
 
 const FixedColumn kFixedColumns[] = {
     {"node", [](const OpRecord& op) { return std::to_string(op.node); },
      [](OpRecord& op, const Cell& c) { op.node = c.small_integer(std::numeric_limits<int>::min()); }},
     {"name", [](const OpRecord& op) { return op.name; }, [](OpRecord& op, const Cell& c) { op.name = c.text(); }},
+    {"network", [](const OpRecord& op) { return op.network; },
+     [](OpRecord& op, const Cell& c) { op.network = c.text(); }, true},
     {"op_type", [](const OpRecord& op) { return op.op_type; },
      [](OpRecord& op, const Cell& c) { op.op_type = c.text(); }},
     {"unit", [](const OpRecord& op) { return op.unit; }, [](OpRecord& op, const Cell& c) { op.unit = c.text(); }},
@@ -82,6 +94,8 @@ const FixedColumn kFixedColumns[] = {
      [](OpRecord& op, const Cell& c) { op.knob_name = c.text(); }},
     {"batch", [](const OpRecord& op) { return std::to_string(op.batch); },
      [](OpRecord& op, const Cell& c) { op.batch = c.small_integer(1); }},
+    {"fidelity", [](const OpRecord& op) { return op.fidelity; },
+     [](OpRecord& op, const Cell& c) { op.fidelity = c.fidelity(); }, true},
     {"freq_mhz", [](const OpRecord& op) { return number_text(op.freq_mhz); },
      [](OpRecord& op, const Cell& c) { op.freq_mhz = c.non_negative(); }},
     {"start_s", [](const OpRecord& op) { return number_text(op.start_s); },
@@ -214,7 +228,7 @@ std::vector<sim::OpRecord> read_op_trace_csv(const std::string& path) {
     targets.push_back(target_of(path, column));
   }
   for (const FixedColumn& fixed : kFixedColumns)
-    if (!columns.count(fixed.name)) throw BadInput(path + ": missing column '" + fixed.name + "'");
+    if (!fixed.optional && !columns.count(fixed.name)) throw BadInput(path + ": missing column '" + fixed.name + "'");
 
   std::vector<OpRecord> ops;
   for (std::size_t r = 1; r < records.size(); ++r) {

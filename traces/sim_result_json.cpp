@@ -5,6 +5,7 @@ namespace coda::traces {
 nlohmann::json op_record_json(const sim::OpRecord& op) {
   return {{"node", op.node},
           {"name", op.name},
+          {"network", op.network},
           {"op_type", op.op_type},
           {"unit", op.unit},
           {"knob", op.knob},

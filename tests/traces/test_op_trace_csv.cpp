@@ -20,6 +20,8 @@ void expect_same_record(const sim::OpRecord& expected, const sim::OpRecord& actu
   SCOPED_TRACE("op " + expected.name);
   EXPECT_EQ(actual.node, expected.node);
   EXPECT_EQ(actual.name, expected.name);
+  EXPECT_EQ(actual.network, expected.network);
+  EXPECT_EQ(actual.fidelity, expected.fidelity);
   EXPECT_EQ(actual.op_type, expected.op_type);
   EXPECT_EQ(actual.unit, expected.unit);
   EXPECT_EQ(actual.knob, expected.knob);
@@ -122,8 +124,8 @@ TEST(OpTraceCsv, StartsWithTheVersionAndAHeaderOfEveryColumn) {
   // Rails in the result's order, components and features sorted; one row per op (the quoted name
   // holds no line break, so rows are lines).
   EXPECT_EQ(lines[1],
-            "node,name,op_type,unit,knob,knob_name,batch,freq_mhz,start_s,latency_s,compute_s,memory_s,cycles,"
-            "macs,dram_bytes,energy_j,power_VDD_IN_w,power_VDD_GPU_w,power_VDD_DDR_w,energy_dram_j,"
+            "node,name,network,op_type,unit,knob,knob_name,batch,fidelity,freq_mhz,start_s,latency_s,compute_s,"
+            "memory_s,cycles,macs,dram_bytes,energy_j,power_VDD_IN_w,power_VDD_GPU_w,power_VDD_DDR_w,energy_dram_j,"
             "energy_gpu.compute_j,energy_promise.compute_j,feature_C_in,feature_H_in,feature_kernel,"
             "feature_units_out");
   EXPECT_EQ(lines.size(), 2 + result.ops.size());
@@ -202,6 +204,46 @@ TEST(OpTraceCsv, BadFilesNameTheFileLineAndColumn) {
   expect_rejected(trace_text(kHeader, with_field(kRow, 1, "\"conv1")), {":3: quoted field is never closed"});
   expect_rejected(trace_text(kHeader, with_field(kRow, 1, "con\"v1")), {":3: quote inside an unquoted field"});
   expect_rejected(trace_text(kHeader, with_field(kRow, 1, "\"conv\"1")), {":3: text after the closing quote"});
+}
+
+TEST(OpTraceCsv, NetworkAndFidelityRoundTrip) {
+  TempDir dir;
+  sim::SimResult result = test::two_unit_result();
+  result.ops[0].network = "resnet18";
+  result.ops[1].network = "a, \"quoted\" net";
+  result.ops[2].fidelity = "rtl";
+  result.ops[3].fidelity = "measured";
+  traces::write_op_trace_csv(dir.file("ops.csv"), result);
+  std::vector<sim::OpRecord> back = traces::read_op_trace_csv(dir.file("ops.csv"));
+  ASSERT_EQ(back.size(), result.ops.size());
+  for (std::size_t i = 0; i < back.size(); ++i) expect_same_record(result.ops[i], back[i]);
+  EXPECT_EQ(back[2].network, "");
+}
+
+TEST(OpTraceCsv, TracesWithoutNetworkAndFidelityColumnsStillRead) {
+  TempDir dir;
+  // kHeader is the layout before those columns existed.
+  test::write_bytes(dir.file("old.csv"), trace_text());
+  std::vector<sim::OpRecord> ops = traces::read_op_trace_csv(dir.file("old.csv"));
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].network, "");
+  EXPECT_EQ(ops[0].fidelity, "model");
+  EXPECT_EQ(ops[0].name, "conv1");
+
+  // Each may also come alone, anywhere.
+  test::write_bytes(dir.file("some.csv"), trace_text(std::string(kHeader) + ",fidelity,network",
+                                                     std::string(kRow) + ",measured,lenet5"));
+  ops = traces::read_op_trace_csv(dir.file("some.csv"));
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].network, "lenet5");
+  EXPECT_EQ(ops[0].fidelity, "measured");
+
+  const std::string path = dir.file("bad.csv");
+  test::write_bytes(path, trace_text(std::string(kHeader) + ",fidelity", std::string(kRow) + ",guessed"));
+  expect_bad_input([&] { traces::read_op_trace_csv(path); },
+                   {path + ":3: fidelity: unknown fidelity 'guessed' (expected model, rtl or measured)"});
+  test::write_bytes(path, trace_text(std::string(kHeader) + ",network,network", std::string(kRow) + ",a,b"));
+  expect_bad_input([&] { traces::read_op_trace_csv(path); }, {path + ": column 'network' appears twice"});
 }
 
 TEST(OpTraceCsv, LineNumbersCountLineBreaksInsideQuotedFields) {
