@@ -33,8 +33,15 @@ struct LayerQuery {
   std::map<std::string, double> features;
 };
 
-// The query a trace record answers (features as recorded).
+// The query a trace record answers: its features as recorded, completed by
+// add_query_features.
 LayerQuery query_of(const sim::OpRecord& record);
+
+// What predictors read besides the recorded shape: the knob's own parameters within its family
+// (knob_swing: PROMISE swing level, whose dot-product energy differs 7-fold; knob_terms: LightNN
+// shift terms per weight) and the arithmetic intensity (2 macs + flops per byte moved), which
+// sets how compute- or memory-bound, and so how power-hungry, an op is.
+void add_query_features(int knob_id, std::map<std::string, double>& features);
 
 struct LayerEstimate {
   double latency_s = 0;

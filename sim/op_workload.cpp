@@ -153,6 +153,11 @@ OpWorkload describe_op(const Graph& graph, const NodeReport& report, const Knob&
   describe_gemm(graph, report, knob, work);
   if (work.gemm.groups == 0) describe_spatial(report, work);
   if (work.gemm.groups > 0) {
+    // The lowered GEMM after the knob: what tile- and bank-quantized costs are counted on.
+    work.features["gemm_groups"] = static_cast<double>(work.gemm.groups);
+    work.features["gemm_m"] = static_cast<double>(work.gemm.m);
+    work.features["gemm_k"] = static_cast<double>(work.gemm.k);
+    work.features["gemm_n"] = static_cast<double>(work.gemm.n);
     work.macs = work.gemm.macs();
     // Filter sampling reads only the kept filter elements.
     if (knob.family == KnobFamily::FilterSampling && report.cost.macs > 0)
