@@ -137,6 +137,12 @@ class FitCommand : public Command {
   int execute(const CommonOptions& common) override {
     if (!plot_.empty() && !on_path("gnuplot")) throw BadInput("--plot needs gnuplot, which is not on PATH");
     std::vector<sim::OpRecord> records = read_traces(traces_);
+    // Records that are not layer measurements are left out of every fit; say how many.
+    int views = 0, zero_duration = 0;
+    for (const auto& record : records) {
+      if (models::op_class(record.op_type, record.features) == "view") ++views;
+      else if (!(record.latency_s > 0)) ++zero_duration;
+    }
 
     models::EvaluationOptions options;
     options.fit.folds = folds_;
@@ -161,11 +167,17 @@ class FitCommand : public Command {
     if (!plot_.empty()) write_scatter(reports.front(), plot_);
 
     if (json_) {
-      nlohmann::json document = {{"records", records.size()}, {"predictor", out_}, {"accuracy", models::report_json(reports)}};
+      nlohmann::json document = {{"records", records.size()},
+                                 {"skipped", {{"views", views}, {"zero_duration", zero_duration}}},
+                                 {"predictor", out_},
+                                 {"accuracy", models::report_json(reports)}};
       if (!roofline_out_.empty()) document["roofline"] = roofline_out_;
       std::printf("%s\n", document.dump(2).c_str());
     } else {
       std::printf("%zu records from %zu trace file(s); predictor written to %s\n", records.size(), traces_.size(), out_.c_str());
+      if (views + zero_duration > 0)
+        std::printf("skipped: %d view records (no work), %d records with zero duration (no latency fit)\n", views,
+                    zero_duration);
       std::printf("%s", models::report_text(reports).c_str());
     }
     return 0;

@@ -70,6 +70,7 @@ sim::SimResult predict_network(const Graph& graph, const std::vector<OpChoice>& 
 
   // List scheduling in the graph's topological order: an op starts when its inputs are ready and
   // its unit is free.
+  result.ops.reserve(placed.size());
   std::vector<double> ready(graph.values.size(), 0.0);
   std::map<std::string, double> unit_free, unit_busy;
   std::map<std::string, double> rail_op_energy;
@@ -88,14 +89,13 @@ sim::SimResult predict_network(const Graph& graph, const std::vector<OpChoice>& 
     record.batch = options.batch;
     record.fidelity = predictor.kind();
     record.freq_mhz = q.freq_mhz;
-    record.features = q.features;
     if (q.op_class != "view") {
       if (!predictor.covers(q))
         throw BadInput(node.describe() + ": the predictor has no model for " + q.op_class + " on " + q.unit +
                        " with knob family " + q.knob);
       LayerEstimate estimate = predictor.predict(q);
       record.latency_s = std::max(0.0, estimate.latency_s);
-      record.avg_power_w = estimate.power_w;
+      record.avg_power_w = std::move(estimate.power_w);
     }
     double start = unit_free[q.unit];
     for (int input : node.inputs)
@@ -119,7 +119,10 @@ sim::SimResult predict_network(const Graph& graph, const std::vector<OpChoice>& 
     result.ops_energy_j += record.energy_j;
     result.energy_breakdown_j[q.unit] += record.energy_j;
     // Views cost nothing and, as in a simulation, leave no record.
-    if (q.op_class != "view") result.ops.push_back(std::move(record));
+    if (q.op_class != "view") {
+      record.features = std::move(placed[n].query.features);
+      result.ops.push_back(std::move(record));
+    }
   }
   std::stable_sort(result.ops.begin(), result.ops.end(),
                    [](const sim::OpRecord& a, const sim::OpRecord& b) { return a.start_s < b.start_s; });

@@ -46,6 +46,11 @@ const std::vector<std::string>& structure_terms(const std::string& op_class) {
   return op_class == "conv" || op_class == "dwconv" || op_class == "fc" ? gemm : none;
 }
 
+const std::vector<std::string>& rate_sources() {
+  static const std::vector<std::string> sources = {"macs", "flops", "input_bytes", "output_bytes", "weight_bytes"};
+  return sources;
+}
+
 std::string transform_name(Transform transform) {
   switch (transform) {
     case Transform::Raw: return "raw";
@@ -54,6 +59,7 @@ std::string transform_name(Transform transform) {
     case Transform::Log2InvFreq: return "log2_inv_freq";
     case Transform::FreqGhz: return "freq_ghz";
     case Transform::Structure: return "structure";
+    case Transform::Rate: return "rate";
   }
   return "raw";
 }
@@ -65,6 +71,7 @@ Transform transform_from_name(const std::string& name) {
   if (name == "log2_inv_freq") return Transform::Log2InvFreq;
   if (name == "freq_ghz") return Transform::FreqGhz;
   if (name == "structure") return Transform::Structure;
+  if (name == "rate") return Transform::Rate;
   throw BadInput("unknown variable transform '" + name + "'");
 }
 
@@ -76,6 +83,7 @@ std::string Variable::label() const {
     case Transform::Log2InvFreq: return "log2(inv_freq)";
     case Transform::FreqGhz: return "freq_ghz";
     case Transform::Structure: return feature;
+    case Transform::Rate: return "rate(" + feature + ")";
   }
   return feature;
 }
@@ -86,6 +94,7 @@ double Variable::read(const LayerQuery& query) const {
   if (transform == Transform::InvFreq) return inv_freq;
   if (transform == Transform::Log2InvFreq) return std::log2(inv_freq);
   if (transform == Transform::FreqGhz) return 1.0 / inv_freq;
+  if (transform == Transform::Rate) return 0;  // needs the latency: read_rates
   if (transform == Transform::Structure) {
     double value = 0;
     read_structure_terms({*this}, 0, query, &value);
@@ -114,7 +123,30 @@ std::vector<Variable> class_variables(const std::string& op_class) {
     v.r = slash == std::string::npos ? 1 : std::stod(name.substr(slash + 1));
     variables.push_back(v);
   }
+  std::size_t structure_end = variables.size();
+  for (std::size_t i = 0; i < structure_end; ++i) {
+    const Variable& v = variables[i];
+    bool work = v.transform == Transform::Structure ||
+                (v.transform == Transform::Raw &&
+                 std::find(rate_sources().begin(), rate_sources().end(), v.feature) != rate_sources().end());
+    if (!work) continue;
+    Variable rate{v.feature, Transform::Rate};
+    rate.source = static_cast<int>(i);
+    variables.push_back(rate);
+  }
   return variables;
+}
+
+std::size_t first_rate(const std::vector<Variable>& variables) {
+  for (std::size_t i = 0; i < variables.size(); ++i)
+    if (variables[i].transform == Transform::Rate) return i;
+  return variables.size();
+}
+
+void read_rates(const std::vector<Variable>& variables, std::size_t first, double latency_s, double* out) {
+  double per_second = latency_s > 0 ? 1.0 / latency_s : 0.0;
+  for (std::size_t i = first; i < variables.size(); ++i)
+    out[i] = out[static_cast<std::size_t>(variables[i].source)] * per_second;
 }
 
 void read_structure_terms(const std::vector<Variable>& variables, std::size_t first, const LayerQuery& query,
@@ -123,9 +155,14 @@ void read_structure_terms(const std::vector<Variable>& variables, std::size_t fi
     auto it = query.features.find(name);
     return it == query.features.end() ? 0.0 : it->second;
   };
-  double g = get("gemm_groups"), m = get("gemm_m"), k = get("gemm_k"), n = get("gemm_n");
+  read_structure_terms(variables, first, get("gemm_groups"), get("gemm_m"), get("gemm_k"), get("gemm_n"), out);
+}
+
+void read_structure_terms(const std::vector<Variable>& variables, std::size_t first, double g, double m, double k,
+                          double n, double* out) {
   for (std::size_t i = first; i < variables.size(); ++i) {
     const Variable& v = variables[i];
+    if (v.transform != Transform::Structure) break;
     double q = v.q;
     double tiles = g * std::ceil(m / q) * std::ceil(n / q);
     switch (v.structure) {

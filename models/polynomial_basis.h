@@ -42,8 +42,14 @@ enum class Transform {
   InvFreq,     // 1000 / freq_mhz: compute-bound time scales with it
   Log2InvFreq, // log2(1000 / freq_mhz)
   FreqGhz,     // freq_mhz / 1000: dynamic power grows with the clock
-  Structure    // a structure term of the lowered GEMM (structure_terms)
+  Structure,   // a structure term of the lowered GEMM (structure_terms)
+  Rate         // a work term (rate_sources) over the op's predicted latency: the rate it is done at
 };
+
+// The work terms power models also read as rates: macs, flops and the bytes moved, and the
+// structure terms (busy tile-cycles), each per second of the op's predicted latency -- an op's
+// dynamic power is its energy per unit of work times the rate of that work.
+const std::vector<std::string>& rate_sources();
 std::string transform_name(Transform transform);
 // Throws BadInput for an unknown name.
 Transform transform_from_name(const std::string& name);
@@ -54,6 +60,7 @@ struct Variable {
   // Structure terms, parsed from the name once: which formula and its granularities.
   int structure = 0;
   double q = 0, r = 0;
+  int source = -1;  // Rate: the index of the variable divided by the latency
   std::string label() const;  // "macs", "log2(macs)", "inv_freq", "log2(inv_freq)", "freq_ghz"
   double read(const LayerQuery& query) const;
 };
@@ -67,12 +74,19 @@ int monomial_degree(const Monomial& monomial);
 
 // The variables a class's models draw on, in a fixed layout: the shape features and special
 // terms raw, the same as log2(1 + x), then inv_freq, log2(inv_freq), freq_ghz, then the class's
-// structure terms.
+// structure terms, then the rates of rate_sources() and of the structure terms.
 std::vector<Variable> class_variables(const std::string& op_class);
+// Index of the first Rate variable (variables.size() without any).
+std::size_t first_rate(const std::vector<Variable>& variables);
+// out[i] = out[source] / latency_s for the Rate variables from `first` on (0 without a latency).
+void read_rates(const std::vector<Variable>& variables, std::size_t first, double latency_s, double* out);
 // Reads the structure terms variables[first..] of a query into out[first..] (the GEMM features
 // looked up once).
 void read_structure_terms(const std::vector<Variable>& variables, std::size_t first, const LayerQuery& query,
                           double* out);
+// The same from the GEMM features themselves.
+void read_structure_terms(const std::vector<Variable>& variables, std::size_t first, double g, double m, double k,
+                          double n, double* out);
 // Index of each variable's label() in `variables`.
 std::map<std::string, int> variable_index(const std::vector<Variable>& variables);
 

@@ -92,6 +92,24 @@ Design power_design(int variable_count, int max_degree) {
   return d;
 }
 
+// Power with the work rates (variables [first_rate, variable_count)): the power design plus each
+// rate alone and times freq_ghz and freq_ghz^2 (energy per unit of work grows with the voltage the
+// clock needs), entering at degree 1, 2 and 2.
+Design power_rate_design(int feature_count, int first_rate, int variable_count, int max_degree) {
+  Design d = power_design(2 * feature_count + 3, max_degree);
+  d.space = "rates";
+  int freq_ghz = 2 * feature_count + 2;
+  for (int r = first_rate; r < variable_count; ++r) {
+    d.monomials.push_back(Monomial{{r, 1}});
+    d.degree.push_back(1);
+    d.monomials.push_back(Monomial{{freq_ghz, 1}, {r, 1}});
+    d.degree.push_back(2);
+    d.monomials.push_back(Monomial{{freq_ghz, 2}, {r, 1}});
+    d.degree.push_back(2);
+  }
+  return d;
+}
+
 // The columns worth keeping: not constant over the records and not a copy of an earlier column
 // (kernel_w where kernels are square, groups^2 where groups is 1).
 std::vector<int> distinct_columns(const Eigen::MatrixXd& x) {
@@ -144,9 +162,21 @@ struct Fitter {
   LassoPathOptions path_options;
 
   // rows: variable values (n x variables) of the records that have the target; y: the target.
+  // Power: with `latency` (the records' measured latency and the out-of-fold predictions of the
+  // group's latency model, row for row, from the same folds), the energy P x T is a candidate
+  // too, judged by the power it predicts over the predicted latency. Latency: `cv_out` receives
+  // the chosen model's out-of-fold predictions (empty without cross-validation).
+  struct LatencyRows {
+    const Eigen::VectorXd& measured;
+    const Eigen::VectorXd& cross_validated;
+  };
+  // rate_begin: the first Rate column of `variables`.
   TargetModel fit(const Eigen::MatrixXd& variables, const Eigen::VectorXd& y, Target target, int feature_count,
-                  int shape_count) const {
+                  int shape_count, int rate_begin, const LatencyRows* latency = nullptr,
+                  Eigen::VectorXd* cv_out = nullptr) const {
     TargetModel model;
+    model.target = target == Target::Latency ? "latency" : "power";
+    if (cv_out) cv_out->resize(0);
     const Eigen::Index n = y.size();
     model.records = static_cast<int>(n);
     if (n == 0) return model;
@@ -164,13 +194,22 @@ struct Fitter {
     max_degree = std::max(1, max_degree);
 
     std::vector<Design> designs;
+    int structure_end = rate_begin;
     if (target == Target::Latency) {
       designs.push_back(latency_log_design(feature_count, max_degree));
       if (cross_validated)
-        designs.push_back(latency_linear_design(shape_count, feature_count, static_cast<int>(variables.cols()), max_degree));
+        designs.push_back(latency_linear_design(shape_count, feature_count, structure_end, max_degree));
     } else {
       // Power: the features, their log2 and the clock terms, not the structure terms.
       designs.push_back(power_design(2 * feature_count + 3, max_degree));
+      if (cross_validated && latency) {
+        Design energy = latency_linear_design(shape_count, feature_count, structure_end, max_degree);
+        energy.space = "energy";
+        designs.push_back(std::move(energy));
+        // The rate columns hold the work over the out-of-fold predicted latency.
+        if (rate_begin < variables.cols())
+          designs.push_back(power_rate_design(feature_count, rate_begin, static_cast<int>(variables.cols()), max_degree));
+      }
     }
 
     std::vector<int> fold_of(static_cast<std::size_t>(n));
@@ -185,11 +224,15 @@ struct Fitter {
     double best_error = std::numeric_limits<double>::infinity();
     for (const Design& design : designs) {
       bool log_space = design.space == "log";
+      bool energy = design.space == "energy";
       // Relative error either way: log of the target, or weights 1/y^2 on the target.
-      Eigen::VectorXd target_values = log_space ? Eigen::VectorXd(y.array().log2()) : y;
+      Eigen::VectorXd target_values = log_space ? Eigen::VectorXd(y.array().log2())
+                                      : energy  ? Eigen::VectorXd(y.cwiseProduct(latency->measured))
+                                                : y;
       Eigen::VectorXd weights(n);
-      double weight_floor = 1e-3 * y.cwiseAbs().maxCoeff();
-      for (Eigen::Index i = 0; i < n; ++i) weights[i] = log_space ? 1.0 : 1.0 / std::pow(std::max(y[i], weight_floor), 2);
+      double weight_floor = 1e-3 * target_values.cwiseAbs().maxCoeff();
+      for (Eigen::Index i = 0; i < n; ++i)
+        weights[i] = log_space ? 1.0 : 1.0 / std::pow(std::max(target_values[i], weight_floor), 2);
 
       Eigen::MatrixXd x(n, static_cast<Eigen::Index>(design.monomials.size()));
       CompiledTerms terms(design.monomials);
@@ -213,24 +256,32 @@ struct Fitter {
       }
       if (subsets.empty()) continue;
 
-      auto back = [&](double v) {
+      // The target's prediction from the model's value for row i.
+      auto back = [&](double v, Eigen::Index i) {
         double p = log_space ? std::exp2(v) : v;
+        if (energy) {
+          double t = latency->cross_validated[i];
+          p = t > 0 ? p / t : 0.0;
+        }
         if (model.ceiling > 0) p = std::min(p, model.ceiling);
         return std::max(p, model.floor);
       };
       std::size_t chosen_subset = 0, chosen_lambda = 0;
       std::vector<std::vector<double>> lambdas;
       double design_error = std::numeric_limits<double>::infinity();
+      Eigen::VectorXd design_cv;
       if (cross_validated) {
         std::vector<Eigen::MatrixXd> predictions = lasso.cross_validate(subsets, fold_of, folds, path_options, lambdas);
+        Eigen::VectorXd p(n);
         for (std::size_t s = 0; s < subsets.size(); ++s)
           for (Eigen::Index t = 0; t < predictions[s].cols(); ++t) {
-            Eigen::VectorXd p = predictions[s].col(t).unaryExpr(back);
+            for (Eigen::Index i = 0; i < n; ++i) p[i] = back(predictions[s](i, t), i);
             double error = rmspe(p, y);
             if (clearly_better(error, design_error)) {
               design_error = error;
               chosen_subset = s;
               chosen_lambda = static_cast<std::size_t>(t);
+              design_cv = p;
             }
           }
       } else {
@@ -240,8 +291,10 @@ struct Fitter {
       }
       if (!clearly_better(design_error, best_error)) continue;
       best_error = design_error;
+      if (cv_out) *cv_out = design_cv;
       LassoSolution solution = lasso.fit(subsets[chosen_subset], lambdas[chosen_subset], chosen_lambda, path_options);
-      model.space = design.space;
+      model.space = design.space == "log" ? "log" : "linear";
+      model.target = target == Target::Latency ? "latency" : energy ? "energy" : "power";
       model.degree = subset_degree[chosen_subset];
       model.lambda = lambdas[chosen_subset][chosen_lambda];
       model.cv_rmspe = cross_validated ? design_error : 0.0;
@@ -299,7 +352,9 @@ std::unique_ptr<LayerPredictor> fit_polynomial(const std::vector<sim::OpRecord>&
     group.records = static_cast<int>(members.size());
     group.variables = class_variables(group.op_class);
     group.feature_count = feature_count(group.op_class);
+    group.compile();
     int shape_count = static_cast<int>(shape_features(group.op_class).size());
+    int rate_begin = static_cast<int>(group.rate_first);
     const auto& group_queries = queries[key];
     Eigen::MatrixXd all(static_cast<Eigen::Index>(members.size()), static_cast<Eigen::Index>(group.variables.size()));
     for (std::size_t i = 0; i < members.size(); ++i) {
@@ -313,7 +368,18 @@ std::unique_ptr<LayerPredictor> fit_polynomial(const std::vector<sim::OpRecord>&
       if (members[i]->latency_s > 0) timed.push_back(static_cast<Eigen::Index>(i));
     Eigen::VectorXd latency(static_cast<Eigen::Index>(timed.size()));
     for (std::size_t i = 0; i < timed.size(); ++i) latency[static_cast<Eigen::Index>(i)] = members[static_cast<std::size_t>(timed[i])]->latency_s;
-    group.latency = fitter.fit(all(timed, Eigen::all), latency, Target::Latency, group.feature_count, shape_count);
+    Eigen::VectorXd latency_cv;
+    group.latency =
+        fitter.fit(all(timed, Eigen::all), latency, Target::Latency, group.feature_count, shape_count, rate_begin,
+                   nullptr, &latency_cv);
+    // The rates power models read: the work over the latency the group's model predicts for the
+    // record out of fold, as it will be predicted for a new op.
+    if (latency_cv.size() == latency.size())
+      for (std::size_t i = 0; i < timed.size(); ++i) {
+        Eigen::VectorXd values = all.row(timed[i]).transpose();
+        read_rates(group.variables, static_cast<std::size_t>(rate_begin), latency_cv[static_cast<Eigen::Index>(i)], values.data());
+        all.row(timed[i]) = values.transpose();
+      }
     for (const auto& rail : rails) {
       std::vector<Eigen::Index> rows;
       std::vector<double> values;
@@ -324,7 +390,12 @@ std::unique_ptr<LayerPredictor> fit_polynomial(const std::vector<sim::OpRecord>&
         values.push_back(it->second);
       }
       Eigen::VectorXd y = Eigen::Map<Eigen::VectorXd>(values.data(), static_cast<Eigen::Index>(values.size()));
-      group.power.push_back(fitter.fit(all(rows, Eigen::all), y, Target::Power, group.feature_count, shape_count));
+      // The energy candidate needs the latency's out-of-fold predictions for the same rows in
+      // the same folds: the rail's records must be the timed ones.
+      Fitter::LatencyRows latency_rows{latency, latency_cv};
+      bool same_rows = rows == timed && latency_cv.size() == latency.size();
+      group.power.push_back(fitter.fit(all(rows, Eigen::all), y, Target::Power, group.feature_count, shape_count,
+                                       rate_begin, same_rows ? &latency_rows : nullptr));
     }
     groups.push_back(std::move(group));
     if (options.progress) options.progress(++done, static_cast<int>(grouped.size()));

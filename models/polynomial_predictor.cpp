@@ -11,27 +11,50 @@ void TargetModel::compile() {
   compiled = CompiledTerms(monomials);
   slope.resize(coef.size());
   for (std::size_t t = 0; t < coef.size(); ++t) slope[t] = coef[t] / scale[t];
+  log_space = space == "log";
+  energy = target == "energy";
 }
 
-double TargetModel::predict(const double* variables) const {
+double TargetModel::predict(const double* variables, double latency_s) const {
   double value = intercept;
   for (std::size_t t = 0; t < slope.size(); ++t) value += slope[t] * (compiled.term(t, variables) - mean[t]);
-  if (space == "log") value = std::exp2(value);
+  if (log_space) value = std::exp2(value);
+  if (energy) value = latency_s > 0 ? value / latency_s : 0.0;
   if (ceiling > 0 && value > ceiling) value = ceiling;
   return value < floor ? floor : value;
 }
 
-void GroupModel::read_variables(const LayerQuery& query, double* out) const {
-  // The class_variables layout: raw features, their log2, then the clock terms.
-  auto features = static_cast<std::size_t>(feature_count);
-  for (std::size_t i = 0; i < features; ++i) {
-    auto it = query.features.find(variables[i].feature);
-    double value = it == query.features.end() ? 0.0 : it->second;
-    out[i] = value;
-    out[features + i] = std::log2(1.0 + (value > 0 ? value : 0.0));
+void GroupModel::compile() {
+  rate_first = first_rate(variables);
+  reads.clear();
+  for (int i = 0; i < feature_count; ++i) reads.emplace_back(variables[static_cast<std::size_t>(i)].feature, i);
+  if (rate_first > static_cast<std::size_t>(2 * feature_count + 3)) {
+    reads.emplace_back("gemm_groups", -1);
+    reads.emplace_back("gemm_m", -2);
+    reads.emplace_back("gemm_k", -3);
+    reads.emplace_back("gemm_n", -4);
   }
+  std::sort(reads.begin(), reads.end());
+}
+
+void GroupModel::read_variables(const LayerQuery& query, double* out) const {
+  // The class_variables layout: raw features, their log2, then the clock terms, then the
+  // structure terms. Both the query's features and `reads` are sorted by name: one merge walk.
+  auto features = static_cast<std::size_t>(feature_count);
+  for (std::size_t i = 0; i < features; ++i) out[i] = 0;
+  double gemm[4] = {0, 0, 0, 0};
+  auto it = query.features.begin();
+  for (const auto& [name, slot] : reads) {
+    while (it != query.features.end() && it->first < name) ++it;
+    if (it == query.features.end()) break;
+    if (it->first != name) continue;
+    if (slot >= 0) out[slot] = it->second;
+    else gemm[-slot - 1] = it->second;
+  }
+  for (std::size_t i = 0; i < features; ++i) out[features + i] = std::log2(1.0 + (out[i] > 0 ? out[i] : 0.0));
   for (std::size_t i = 2 * features; i < 2 * features + 3; ++i) out[i] = variables[i].read(query);
-  read_structure_terms(variables, 2 * features + 3, query, out);
+  read_structure_terms(variables, 2 * features + 3, gemm[0], gemm[1], gemm[2], gemm[3], out);
+  for (std::size_t i = rate_first; i < variables.size(); ++i) out[i] = 0;
 }
 
 PolynomialPredictor::PolynomialPredictor(std::vector<std::string> rails, std::vector<GroupModel> groups)
@@ -40,6 +63,7 @@ PolynomialPredictor::PolynomialPredictor(std::vector<std::string> rails, std::ve
     GroupModel& group = groups_[g];
     group.variables = class_variables(group.op_class);
     group.feature_count = feature_count(group.op_class);
+    group.compile();
     group.latency.compile();
     for (auto& power : group.power) power.compile();
     index_[{group.op_class, group.unit, group.knob}] = g;
@@ -64,13 +88,14 @@ LayerEstimate PolynomialPredictor::predict(const LayerQuery& query) const {
   const GroupModel* group = find(query);
   if (!group)
     throw BadInput("no polynomial model for (" + query.op_class + ", " + query.unit + ", " + query.knob + ")");
-  // class_variables has at most 2 x 20 features + 3 clock terms + 29 structure terms.
+  // class_variables has at most 2 x 20 features + 3 clock terms + 29 structure terms + 34 rates.
   double variables[128];
   if (group->variables.size() > 128) throw std::logic_error("polynomial predictor: too many variables");
   group->read_variables(query, variables);
   estimate.latency_s = group->latency.predict(variables);
+  read_rates(group->variables, group->rate_first, estimate.latency_s, variables);
   for (std::size_t r = 0; r < rails_.size() && r < group->power.size(); ++r)
-    estimate.power_w[rails_[r]] = group->power[r].predict(variables);
+    estimate.power_w.emplace_hint(estimate.power_w.end(), rails_[r], group->power[r].predict(variables, estimate.latency_s));
   return estimate;
 }
 
@@ -84,7 +109,7 @@ nlohmann::json target_json(const TargetModel& model, const std::vector<Variable>
       monomial[variables[static_cast<std::size_t>(variable)].label()] = exponent;
     terms.push_back({{"monomial", monomial}, {"coef", model.coef[t]}, {"mean", model.mean[t]}, {"scale", model.scale[t]}});
   }
-  return {{"space", model.space},     {"degree", model.degree}, {"lambda", model.lambda},
+  return {{"space", model.space},     {"target", model.target}, {"degree", model.degree}, {"lambda", model.lambda},
           {"cv_rmspe", model.cv_rmspe}, {"folds", model.folds},   {"records", model.records},
           {"intercept", model.intercept}, {"floor", model.floor}, {"ceiling", model.ceiling}, {"terms", terms}};
 }
@@ -113,11 +138,15 @@ std::string text(const nlohmann::json& object, const char* key, const std::strin
   return value.get<std::string>();
 }
 
+// allowed: the targets the model may predict ("latency"; "power" or "energy").
 TargetModel target_from_json(const nlohmann::json& json, const std::map<std::string, int>& index,
-                             const std::string& where) {
+                             const std::vector<std::string>& allowed, const std::string& where) {
   TargetModel model;
   model.space = text(json, "space", where);
   if (model.space != "linear" && model.space != "log") throw BadInput(where + ": unknown space '" + model.space + "'");
+  model.target = text(json, "target", where);
+  if (std::find(allowed.begin(), allowed.end(), model.target) == allowed.end())
+    throw BadInput(where + ": unexpected target '" + model.target + "'");
   model.degree = integer(json, "degree", where);
   model.lambda = number(json, "lambda", where);
   model.cv_rmspe = number(json, "cv_rmspe", where);
@@ -189,11 +218,12 @@ std::unique_ptr<PolynomialPredictor> PolynomialPredictor::from_json(const nlohma
     group.records = integer(json, "records", where);
     where += " (" + group.op_class + ", " + group.unit + ", " + group.knob + ")";
     std::map<std::string, int> index = variable_index(class_variables(group.op_class));
-    group.latency = target_from_json(member(json, "latency", where), index, where + " latency");
+    group.latency = target_from_json(member(json, "latency", where), index, {"latency"}, where + " latency");
     const nlohmann::json& power = member(json, "power", where);
     if (!power.is_object()) throw BadInput(where + ": \"power\" is not an object");
     for (const auto& rail : rails)
-      group.power.push_back(target_from_json(member(power, rail.c_str(), where), index, where + " power " + rail));
+      group.power.push_back(
+          target_from_json(member(power, rail.c_str(), where), index, {"power", "energy"}, where + " power " + rail));
     groups.push_back(std::move(group));
   }
   return std::make_unique<PolynomialPredictor>(std::move(rails), std::move(groups));

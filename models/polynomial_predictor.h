@@ -5,7 +5,12 @@
 // cross-validates better: "linear" (monomials of the shape features, the same times inv_freq, and
 // the special terms, fitted with weights 1/y^2 so the squared error is the relative one) or "log"
 // (log2 latency as a polynomial of log2(1 + feature) and log2(inv_freq): power laws and their
-// bends). Power models are linear in the features, their log2 and the clock terms.
+// bends). An op's power is a static share set by the clock plus its dynamic energy per unit of
+// work times the rate of that work, and the work (busy tile-cycles, bytes) follows the same tiling
+// steps as the latency. Power models are whichever of three cross-validates best: target "power"
+// as a polynomial of the features, their log2 and the clock terms; the same plus the rates (the
+// work terms over the group's predicted latency, alone and times freq_ghz and freq_ghz^2); or
+// target "energy", P x T in the latency's linear space, divided by the predicted latency.
 #pragma once
 
 #include <functional>
@@ -13,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,6 +31,7 @@ namespace coda::models {
 // One target's fitted polynomial, over its group's class_variables().
 struct TargetModel {
   std::string space = "linear";  // "linear" or "log" (the model predicts log2 of the target)
+  std::string target = "latency";  // "latency"; for power models "power" or "energy" (P x T)
   int degree = 0;                // 0: the intercept alone
   double lambda = 0;
   double cv_rmspe = 0;           // cross-validated relative error of the chosen model (0: no CV)
@@ -41,19 +48,27 @@ struct TargetModel {
   std::vector<double> mean;         // the term's standardization
   std::vector<double> scale;
 
-  // Precompiled at construction/load: the flat term arrays and coef / scale.
+  // Precompiled at construction/load: the flat term arrays, coef / scale and the flags above.
   CompiledTerms compiled;
   std::vector<double> slope;
+  bool log_space = false;
+  bool energy = false;
   void compile();
-  double predict(const double* variables) const;
+  // latency_s: the op's predicted latency, which an energy model's prediction is divided by.
+  double predict(const double* variables, double latency_s = 0) const;
 };
 
 struct GroupModel {
   std::string op_class, unit, knob;
   int records = 0;
-  std::vector<Variable> variables;  // class_variables(op_class)
+  std::vector<Variable> variables;  // class_variables(op_class); read_variables leaves the rates 0
   int feature_count = 0;            // raw features first, then their log2, then clock terms
   void read_variables(const LayerQuery& query, double* out) const;
+  // The features read, sorted by name, each with its slot (-1..-4: gemm_groups, gemm_m, gemm_k,
+  // gemm_n for the structure terms), so read_variables walks the query's sorted map once.
+  std::vector<std::pair<std::string, int>> reads;
+  std::size_t rate_first = 0;  // first_rate(variables): the rates, filled once the latency is known
+  void compile();
   TargetModel latency;
   std::vector<TargetModel> power;   // per rail, in the predictor's rails order
 };

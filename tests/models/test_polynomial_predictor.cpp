@@ -89,6 +89,32 @@ TEST(PolynomialPredictor, RecoversAKnownPolynomialOfTheFeatures) {
   EXPECT_TRUE(has_monomial(group.power[0], group.variables, {{"log2(macs)", 1}}));
 }
 
+TEST(PolynomialPredictor, PowerFollowsTheRateOfWork) {
+  // Static power plus energy per MAC growing with the clock's voltage, spent over the op's time:
+  // no polynomial of the shape and clock alone is this, the work over the predicted latency is.
+  Truth latency = [](const sim::OpRecord& r) {
+    return 8e-6 + 2.5e-12 * f(r, "macs") * inv_freq(r) + 4e-11 * f(r, "weight_bytes");
+  };
+  Truth power = [&](const sim::OpRecord& r) {
+    double ghz = r.freq_mhz / 1000;
+    return 2.5 + 0.4 * ghz + 4e-12 * (0.6 + ghz * ghz) * f(r, "macs") / latency(r);
+  };
+  FitOptions options;
+  options.folds = 5;
+  std::unique_ptr<LayerPredictor> predictor = fit_polynomial(fc_records(400, 6, latency, power), options);
+  for (const auto& r : fc_records(100, 7, latency, power)) {
+    LayerEstimate e = predictor->predict(query_of(r));
+    EXPECT_LT(relative_error(e.power_w.at("VDD_IN"), r.avg_power_w.at("VDD_IN")), 1e-2);
+  }
+  const GroupModel& group = only_group(*predictor);
+  const TargetModel& vdd_in = group.power[0];
+  bool reads_rates = false;
+  for (const auto& monomial : vdd_in.monomials)
+    for (const auto& [variable, exponent] : monomial)
+      if (group.variables[static_cast<std::size_t>(variable)].transform == Transform::Rate) reads_rates = true;
+  EXPECT_TRUE(reads_rates || vdd_in.target == "energy");
+}
+
 TEST(PolynomialPredictor, CrossValidationPicksTheTrueDegree) {
   // in_features^2 is of degree 2 and no special term is proportional to it.
   Truth quadratic = [](const sim::OpRecord& r) {

@@ -31,7 +31,10 @@ std::vector<sim::OpRecord> mixed_records(std::uint64_t seed) {
                   {"flops", c * h * h}, {"input_bytes", 4 * c * h * h}, {"output_bytes", oc * h * h},
                   {"weight_bytes", i % 2 ? 36 * c * oc : 0.0}};
     r.latency_s = 1e-5 + 1e-12 * r.features["macs"] * 1000 / r.freq_mhz + 1e-10 * r.features["input_bytes"] * (1 + 0.1 * (i % 5));
-    r.avg_power_w = {{"VDD_IN", 3 + r.freq_mhz / 1000 + 0.01 * (i % 11)}, {"VDD_SYS_GPU", 1 + 0.02 * (i % 13)}};
+    // VDD_IN with a dynamic share following the rate of work, so that power models reading rates
+    // (over the predicted latency) are among those written and read back.
+    r.avg_power_w = {{"VDD_IN", 3 + r.freq_mhz / 1000 + 0.01 * (i % 11) + 2e-12 * r.features["macs"] / r.latency_s},
+                     {"VDD_SYS_GPU", 1 + 0.02 * (i % 13)}};
     records.push_back(r);
   }
   return records;
@@ -71,6 +74,12 @@ TEST(PredictorFile, RoundTripGivesIdenticalPredictions) {
   EXPECT_EQ(document["schema"], "coda-predictor");
   EXPECT_EQ(document["version"], 1);
   EXPECT_EQ(document["rails"][0], "VDD_IN");
+  bool reads_rates = false;
+  for (const auto& model : document["models"])
+    for (const auto& term : model["power"]["VDD_IN"]["terms"])
+      for (const auto& [label, exponent] : term["monomial"].items())
+        if (label.rfind("rate(", 0) == 0) reads_rates = true;
+  EXPECT_TRUE(reads_rates);
 }
 
 TEST(PredictorFile, BadFilesAreRejectedNamingTheFile) {
@@ -113,6 +122,12 @@ TEST(PredictorFile, BadFilesAreRejectedNamingTheFile) {
   wrong = poly;
   wrong["models"][0]["latency"]["terms"] = {{{"monomial", {{"warp_size", 1}}}, {"coef", 1.0}, {"mean", 0.0}, {"scale", 1.0}}};
   expect_rejected(wrong.dump(), "unknown variable 'warp_size'");
+  wrong = poly;
+  wrong["models"][0]["latency"]["target"] = "energy";
+  expect_rejected(wrong.dump(), "unexpected target 'energy'");
+  wrong = poly;
+  wrong["models"][0]["power"]["VDD_IN"]["target"] = "heat";
+  expect_rejected(wrong.dump(), "unexpected target 'heat'");
   wrong = poly;
   wrong["models"][0]["records"] = 1.5;
   expect_rejected(wrong.dump(), "records");
