@@ -16,9 +16,9 @@ echo "## Profile (models/spaces/tx2_layers.yaml)"
 echo
 echo "## Fit"
 /usr/bin/time -f "fit wall %e s" "$CODA" fit --traces "$tmp/traces.csv" --out "$tmp/predictor.json" \
-  --report "$tmp/fit_report.md" --plot "$OUT/predictor_scatter.png"
+  --report "$tmp/fit_report.md" --plot "$OUT/predictor_scatter.png" --no-lono
 cp "$tmp/fit_report.md" docs/predictor_fit_report.md
-cp "$tmp/predictor.json" "$tmp/keep_predictor.json"
+cp "$tmp/predictor.json" "${PREDICTOR_OUT:-/dev/null}"
 echo
 echo "## Networks: predicted against simulated (tx2.yaml)"
 echo
@@ -31,7 +31,7 @@ for net in lenet5 resnet20 alexnet_cifar alexnet2_cifar vgg16_cifar mobilenet_ci
     # shellcheck disable=SC2086
     "$CODA" predict --predictor "$tmp/predictor.json" --model "zoo:$net" $opts --compare --json > "$tmp/p.json"
     jq -r --arg net "$net" --arg label "$label" \
-      '"| \($net) | \($label) | \(.comparison.simulated_latency_s*1e3*1000|round/1000) | \(.comparison.latency_error*1000|round/10)% | \(.comparison.simulated_energy_j*1e3*1000|round/1000) | \(.comparison.energy_error*1000|round/10)% | \(.wall_s*1e6|round) |"' "$tmp/p.json"
+      '"| \($net) | \($label) | \((.comparison.simulated_latency_s*1e6|round)/1000) | \((.comparison.latency_error*1000|round)/10)% | \((.comparison.simulated_energy_j*1e6|round)/1000) | \((.comparison.energy_error*1000|round)/10)% | \(.wall_s*1e6|round) |"' "$tmp/p.json"
   done
 done
 echo

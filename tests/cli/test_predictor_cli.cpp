@@ -68,7 +68,7 @@ class FittedPredictor : public ::testing::Test {
     dir_ = new TempDir;
     auto p = run_process(CODA_BINARY, {"profile", "--space", kQuickSpace, "--out", dir_->file("t.csv")}, dir_->path());
     ASSERT_EQ(p.exit_code, 0) << p.err;
-    auto f = run_process(CODA_BINARY, {"fit", "--traces", dir_->file("t.csv"), "--out", dir_->file("p.json"), "--folds", "5"},
+    auto f = run_process(CODA_BINARY, {"fit", "--traces", dir_->file("t.csv"), "--out", dir_->file("p.json"), "--folds", "5", "--no-lono"},
                          dir_->path());
     ASSERT_EQ(f.exit_code, 0) << f.err;
   }
