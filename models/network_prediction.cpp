@@ -12,57 +12,50 @@
 
 namespace coda::models {
 
-namespace {
-
-struct PlacedQuery {
-  LayerQuery query;
-  const Knob* knob = nullptr;
-};
-
-std::vector<PlacedQuery> placed_queries(const Graph& graph, const std::vector<OpChoice>& choices,
-                                        const sim::Platform& platform) {
+NetworkDescription describe_network(const Graph& graph, const std::vector<OpChoice>& choices,
+                                    const sim::Platform& platform) {
   if (choices.size() != graph.nodes.size())
-    throw std::logic_error("predict_network: " + std::to_string(choices.size()) + " choices for " +
+    throw std::logic_error("describe_network: " + std::to_string(choices.size()) + " choices for " +
                            std::to_string(graph.nodes.size()) + " nodes");
   std::vector<NodeReport> reports = analyse_graph(graph);
   std::map<std::string, double> clocks;
   for (const std::string& unit : sim::unit_model_names()) clocks[unit] = sim::unit_model(unit).freq_mhz(platform);
-  std::vector<PlacedQuery> placed(reports.size());
+  NetworkDescription description;
+  description.queries.resize(reports.size());
+  description.knobs.resize(reports.size());
   for (std::size_t n = 0; n < reports.size(); ++n) {
     const Knob& knob = knob_catalog().require(choices[n].knob);
     sim::OpWorkload workload = sim::describe_op(graph, reports[n], knob);
-    LayerQuery& q = placed[n].query;
+    LayerQuery& q = description.queries[n];
     q.op_class = op_class(graph.nodes[n].op_type, workload.features);
     q.unit = unit_name(choices[n].unit);
     q.knob = knob_key(knob.id);
     q.freq_mhz = clocks.at(q.unit);
     q.features = std::move(workload.features);
     add_query_features(knob.id, q.features);
-    placed[n].knob = &knob;
+    description.knobs[n] = &knob;
   }
-  return placed;
-}
-
-}  // namespace
-
-std::vector<LayerQuery> network_queries(const Graph& graph, const std::vector<OpChoice>& choices,
-                                        const sim::Platform& platform) {
-  std::vector<LayerQuery> queries;
-  for (PlacedQuery& placed : placed_queries(graph, choices, platform)) queries.push_back(std::move(placed.query));
-  return queries;
+  description.idle_power_w = sim::idle_power_w(platform);
+  description.input_rail = platform.power.input_rail;
+  description.platform = platform.name;
+  return description;
 }
 
 sim::SimResult predict_network(const Graph& graph, const std::vector<OpChoice>& choices, const sim::Platform& platform,
                                const LayerPredictor& predictor, const PredictOptions& options) {
+  return predict_network(graph, describe_network(graph, choices, platform), predictor, options);
+}
+
+sim::SimResult predict_network(const Graph& graph, const NetworkDescription& description,
+                               const LayerPredictor& predictor, const PredictOptions& options) {
   auto wall_start = std::chrono::steady_clock::now();
-  std::vector<PlacedQuery> placed = placed_queries(graph, choices, platform);
-  std::map<std::string, double> idle = sim::idle_power_w(platform);
+  const std::map<std::string, double>& idle = description.idle_power_w;
   // Energy is counted on the predictor's first rail: VDD_IN for simulator traces, whatever the
   // board log measured otherwise.
-  const std::string input_rail = predictor.rails().empty() ? platform.power.input_rail : predictor.rails().front();
+  const std::string input_rail = predictor.rails().empty() ? description.input_rail : predictor.rails().front();
 
   sim::SimResult result;
-  result.platform = platform.name;
+  result.platform = description.platform;
   result.model = options.model_name;
   result.batch = options.batch;
   result.rails = predictor.rails();
@@ -70,22 +63,22 @@ sim::SimResult predict_network(const Graph& graph, const std::vector<OpChoice>& 
 
   // List scheduling in the graph's topological order: an op starts when its inputs are ready and
   // its unit is free.
-  result.ops.reserve(placed.size());
+  result.ops.reserve(description.queries.size());
   std::vector<double> ready(graph.values.size(), 0.0);
   std::map<std::string, double> unit_free, unit_busy;
   std::map<std::string, double> rail_op_energy;
   double end = 0;
-  for (std::size_t n = 0; n < placed.size(); ++n) {
+  for (std::size_t n = 0; n < description.queries.size(); ++n) {
     const Node& node = graph.nodes[n];
-    const LayerQuery& q = placed[n].query;
+    const LayerQuery& q = description.queries[n];
     sim::OpRecord record;
     record.node = static_cast<int>(n);
     record.network = options.model_name;
     record.name = node.name;
     record.op_type = node.op_type;
     record.unit = q.unit;
-    record.knob = placed[n].knob->id;
-    record.knob_name = placed[n].knob->name;
+    record.knob = description.knobs[n]->id;
+    record.knob_name = description.knobs[n]->name;
     record.batch = options.batch;
     record.fidelity = predictor.kind();
     record.freq_mhz = q.freq_mhz;
@@ -120,7 +113,7 @@ sim::SimResult predict_network(const Graph& graph, const std::vector<OpChoice>& 
     result.energy_breakdown_j[q.unit] += record.energy_j;
     // Views cost nothing and, as in a simulation, leave no record.
     if (q.op_class != "view") {
-      record.features = std::move(placed[n].query.features);
+      if (options.with_features) record.features = q.features;
       result.ops.push_back(std::move(record));
     }
   }

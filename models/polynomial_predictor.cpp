@@ -13,11 +13,23 @@ void TargetModel::compile() {
   for (std::size_t t = 0; t < coef.size(); ++t) slope[t] = coef[t] / scale[t];
   log_space = space == "log";
   energy = target == "energy";
+  offset = intercept;
+  for (std::size_t t = 0; t < slope.size(); ++t) offset -= slope[t] * mean[t];
 }
 
 double TargetModel::predict(const double* variables, double latency_s) const {
-  double value = intercept;
-  for (std::size_t t = 0; t < slope.size(); ++t) value += slope[t] * (compiled.term(t, variables) - mean[t]);
+  double value = offset;
+  for (std::size_t t = 0; t < slope.size(); ++t) value += slope[t] * compiled.term(t, variables);
+  return finish(value, latency_s);
+}
+
+double TargetModel::predict_shared(const double* shared, double latency_s) const {
+  double value = offset;
+  for (std::size_t t = 0; t < slope.size(); ++t) value += slope[t] * shared[shared_index[t]];
+  return finish(value, latency_s);
+}
+
+double TargetModel::finish(double value, double latency_s) const {
   if (log_space) value = std::exp2(value);
   if (energy) value = latency_s > 0 ? value / latency_s : 0.0;
   if (ceiling > 0 && value > ceiling) value = ceiling;
@@ -35,6 +47,20 @@ void GroupModel::compile() {
     reads.emplace_back("gemm_n", -4);
   }
   std::sort(reads.begin(), reads.end());
+  std::map<Monomial, int> distinct;
+  std::vector<Monomial> terms;
+  for (TargetModel& model : power) {
+    model.shared_index.clear();
+    for (const Monomial& m : model.monomials) {
+      auto it = distinct.find(m);
+      if (it == distinct.end()) {
+        it = distinct.emplace(m, static_cast<int>(terms.size())).first;
+        terms.push_back(m);
+      }
+      model.shared_index.push_back(it->second);
+    }
+  }
+  power_terms = CompiledTerms(terms);
 }
 
 void GroupModel::read_variables(const LayerQuery& query, double* out) const {
@@ -94,8 +120,11 @@ LayerEstimate PolynomialPredictor::predict(const LayerQuery& query) const {
   group->read_variables(query, variables);
   estimate.latency_s = group->latency.predict(variables);
   read_rates(group->variables, group->rate_first, estimate.latency_s, variables);
+  std::vector<double> shared(group->power_terms.size());
+  group->power_terms.evaluate(variables, shared.data());
   for (std::size_t r = 0; r < rails_.size() && r < group->power.size(); ++r)
-    estimate.power_w.emplace_hint(estimate.power_w.end(), rails_[r], group->power[r].predict(variables, estimate.latency_s));
+    estimate.power_w.emplace_hint(estimate.power_w.end(), rails_[r],
+                                  group->power[r].predict_shared(shared.data(), estimate.latency_s));
   return estimate;
 }
 

@@ -53,9 +53,17 @@ struct TargetModel {
   std::vector<double> slope;
   bool log_space = false;
   bool energy = false;
+  double offset = 0;  // intercept - sum slope x mean
   void compile();
   // latency_s: the op's predicted latency, which an energy model's prediction is divided by.
   double predict(const double* variables, double latency_s = 0) const;
+  // The same from the values of `shared` terms (GroupModel::power_terms), this model's term t
+  // being shared[shared_index[t]].
+  std::vector<int> shared_index;
+  double predict_shared(const double* shared, double latency_s) const;
+
+ private:
+  double finish(double value, double latency_s) const;
 };
 
 struct GroupModel {
@@ -71,6 +79,9 @@ struct GroupModel {
   void compile();
   TargetModel latency;
   std::vector<TargetModel> power;   // per rail, in the predictor's rails order
+  // The distinct monomials of all power models, evaluated once per prediction: the rails'
+  // models share most of their terms.
+  CompiledTerms power_terms;
 };
 
 class PolynomialPredictor : public LayerPredictor {

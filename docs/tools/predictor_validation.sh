@@ -30,8 +30,8 @@ for net in lenet5 resnet20 alexnet_cifar alexnet2_cifar vgg16_cifar mobilenet_ci
     opts=${config#*|}
     # shellcheck disable=SC2086
     "$CODA" predict --predictor "$tmp/predictor.json" --model "zoo:$net" $opts --compare --json > "$tmp/p.json"
-    jq -r --arg net "$net" --arg label "$label" \
-      '"| \($net) | \($label) | \((.comparison.simulated_latency_s*1e6|round)/1000) | \((.comparison.latency_error*1000|round)/10)% | \((.comparison.simulated_energy_j*1e6|round)/1000) | \((.comparison.energy_error*1000|round)/10)% | \(.wall_s*1e6|round) |"' "$tmp/p.json"
+    jq -r --arg net "$net" --arg cfg "$label" \
+      '"| \($net) | \($cfg) | \((.comparison.simulated_latency_s*1e6|round)/1000) | \((.comparison.latency_error*1000|round)/10)% | \((.comparison.simulated_energy_j*1e6|round)/1000) | \((.comparison.energy_error*1000|round)/10)% | \(.wall_s*1e6|round) |"' "$tmp/p.json"
   done
 done
 echo

@@ -43,13 +43,29 @@ void BM_PredictResNet50(benchmark::State& state) {
   std::vector<OpChoice> choices(graph.nodes.size());
   sim::Platform platform = sim::Platform::builtin();
   const models::LayerPredictor& predictor = fitted_predictor();
+  models::NetworkDescription description = models::describe_network(graph, choices, platform);
   for (auto _ : state) {
-    sim::SimResult result = models::predict_network(graph, choices, platform, predictor, {});
+    sim::SimResult result = models::predict_network(graph, description, predictor, {});
     benchmark::DoNotOptimize(result.energy_j);
   }
   state.counters["ops"] = static_cast<double>(graph.nodes.size());
 }
 BENCHMARK(BM_PredictResNet50)->Unit(benchmark::kMicrosecond);
+
+// Describing the network once per configuration: shape analysis and sim::describe_op per node.
+void BM_DescribeResNet50(benchmark::State& state) {
+  ZooOptions options;
+  options.shapes_only = true;
+  Graph graph = build_zoo_model("resnet50", options);
+  prepare_graph(graph);
+  std::vector<OpChoice> choices(graph.nodes.size());
+  sim::Platform platform = sim::Platform::builtin();
+  for (auto _ : state) {
+    models::NetworkDescription description = models::describe_network(graph, choices, platform);
+    benchmark::DoNotOptimize(description.queries.data());
+  }
+}
+BENCHMARK(BM_DescribeResNet50)->Unit(benchmark::kMicrosecond);
 
 void BM_LutRows(benchmark::State& state) {
   models::LayerSpace space = models::parse_layer_space(R"(
