@@ -29,6 +29,21 @@ std::vector<std::pair<std::size_t, ProfilePoint>> lut_points(const LayerSpace& s
   return points;
 }
 
+// A row from a point's latency and its power per rail, read on the table's rail.
+LutRow lut_row(std::size_t layer_index, const ProfilePoint& point, double latency_s,
+               const std::map<std::string, double>& power_w, const std::string& rail) {
+  LutRow row;
+  row.layer = layer_index;
+  row.unit = point.unit;
+  row.knob = point.knob;
+  row.freq_mhz = point.freq_mhz;
+  row.latency_s = latency_s;
+  auto power = power_w.find(rail);
+  row.power_w = power == power_w.end() ? 0.0 : power->second;
+  row.energy_j = row.power_w * row.latency_s;
+  return row;
+}
+
 }  // namespace
 
 LutTable build_lut(const LayerSpace& space, const sim::Platform& platform, const LayerPredictor& predictor,
@@ -69,16 +84,7 @@ LutTable build_lut(const LayerSpace& space, const sim::Platform& platform, const
                               query.unit + " with " + query.knob);
     } else {
       LayerEstimate estimate = predictor.predict(query);
-      LutRow row;
-      row.layer = layer_index;
-      row.unit = point.unit;
-      row.knob = point.knob;
-      row.freq_mhz = point.freq_mhz;
-      row.latency_s = estimate.latency_s;
-      auto power = estimate.power_w.find(table.rail);
-      row.power_w = power == estimate.power_w.end() ? 0.0 : power->second;
-      row.energy_j = row.power_w * row.latency_s;
-      table.rows.push_back(row);
+      table.rows.push_back(lut_row(layer_index, point, estimate.latency_s, estimate.power_w, table.rail));
     }
     if (options.progress && (++done % 4096 == 0 || done == static_cast<int64_t>(points.size())))
       options.progress(done, static_cast<int64_t>(points.size()));
@@ -96,16 +102,7 @@ LutTable build_lut(const LayerSpace& space, const sim::Platform& platform, const
   for (const auto& [layer_index, point] : points) {
     try {
       sim::OpRecord record = simulate_point(point, platform, options.seed);
-      LutRow row;
-      row.layer = layer_index;
-      row.unit = point.unit;
-      row.knob = point.knob;
-      row.freq_mhz = point.freq_mhz;
-      row.latency_s = record.latency_s;
-      auto power = record.avg_power_w.find(table.rail);
-      row.power_w = power == record.avg_power_w.end() ? 0.0 : power->second;
-      row.energy_j = row.power_w * row.latency_s;
-      table.rows.push_back(row);
+      table.rows.push_back(lut_row(layer_index, point, record.latency_s, record.avg_power_w, table.rail));
     } catch (const BadInput& e) {
       table.skipped.push_back(table.layers[layer_index].describe() + ": " + e.what());
     }

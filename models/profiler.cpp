@@ -65,6 +65,13 @@ sim::Platform at_clock(const sim::Platform& platform, const std::string& unit, d
   return clocked;
 }
 
+// VDD_IN first, then the sub-rails.
+std::vector<std::string> platform_rails(const sim::Platform& platform) {
+  std::vector<std::string> rails{platform.power.input_rail};
+  rails.insert(rails.end(), platform.power.rails.begin(), platform.power.rails.end());
+  return rails;
+}
+
 double relative_error(double predicted, double measured) {
   return measured > 0 ? std::abs(predicted / measured - 1) : 0;
 }
@@ -188,7 +195,7 @@ ProfileResult profile(const LayerSpace& space, const sim::Platform& platform, co
     result.rounds.push_back(round);
     if (misses.empty()) break;
   }
-  result.rails = profile_as_result(result, platform).rails;
+  result.rails = platform_rails(platform);
   return result;
 }
 
@@ -196,8 +203,7 @@ sim::SimResult profile_as_result(const ProfileResult& result, const sim::Platfor
   sim::SimResult out;
   out.platform = platform.name;
   out.model = "profile";
-  out.rails.push_back(platform.power.input_rail);
-  for (const std::string& rail : platform.power.rails) out.rails.push_back(rail);
+  out.rails = platform_rails(platform);
   out.units = sim::unit_model_names();
   out.ops = result.records;
   for (std::size_t i = 0; i < out.ops.size(); ++i) out.ops[i].node = static_cast<int>(i);
