@@ -1,10 +1,6 @@
 // coda fit: layer-wise latency/power predictors from op traces -- the NeuralPower-style
 // polynomial models and the roofline baseline -- with their accuracy on held-out records (a
 // random share, and leave-one-network-out), a markdown report and a predicted-vs-measured plot.
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/gnuplot.h"
 #include "cli/progress.h"
 #include "kernels/atomic_file.h"
 #include "kernels/error.h"
@@ -23,8 +20,6 @@
 #include "models/predictor_fit.h"
 #include "traces/op_trace_csv.h"
 #include "traces/op_trace_jsonl.h"
-
-extern char** environ;
 
 namespace coda::cli {
 namespace {
@@ -39,45 +34,11 @@ std::vector<sim::OpRecord> read_traces(const std::vector<std::string>& paths) {
   return records;
 }
 
-bool on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  if (!path) return false;
-  std::string dirs = path;
-  std::size_t start = 0;
-  while (start <= dirs.size()) {
-    std::size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string candidate = (end > start ? dirs.substr(start, end - start) : ".") + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0) return true;
-    start = end + 1;
-  }
-  return false;
-}
-
-// Runs gnuplot on a script; BadInput with gnuplot's exit status when it fails.
-void run_gnuplot(const std::string& script_path) {
-  std::string program = "gnuplot";
-  std::vector<char*> argv = {program.data(), const_cast<char*>(script_path.c_str()), nullptr};
-  pid_t pid = 0;
-  if (posix_spawnp(&pid, "gnuplot", nullptr, nullptr, argv.data(), environ) != 0)
-    throw BadInput("--plot: cannot run gnuplot");
-  int status = 0;
-  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw BadInput("--plot: gnuplot failed on " + script_path);
-}
-
 // Predicted vs measured (log-log) on the held-out records: runtime and power, one colour per
 // unit, with y = x and +-10% lines.
 void write_scatter(const models::SplitReport& report, const std::string& png_path) {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() / fmt::format("coda-fit-plot-{}", ::getpid());
-  std::filesystem::create_directories(dir);
-  struct Cleanup {
-    std::filesystem::path dir;
-    ~Cleanup() {
-      std::error_code ignored;
-      std::filesystem::remove_all(dir, ignored);
-    }
-  } cleanup{dir};
+  PlotWorkspace workspace("fit-plot");
+  const std::filesystem::path dir = workspace.file("");
   std::string rail = "VDD_IN";
   if (std::find(report.rails.begin(), report.rails.end(), rail) == report.rails.end())
     rail = report.rails.empty() ? "" : report.rails.front();
@@ -109,10 +70,8 @@ void write_scatter(const models::SplitReport& report, const std::string& png_pat
               "0.9*x with lines dt 2 lw 1.5 lc 'dark-gray' notitle\n";
   }
   script += "unset multiplot\n";
-  std::string script_path = (dir / "plot.gp").string();
-  std::ofstream(script_path) << script;
-  run_gnuplot(script_path);
-  write_file_atomically(png_path, read_file(png));
+  run_gnuplot(workspace, script, "--plot");
+  publish_plot(png, png_path);
 }
 
 class FitCommand : public Command {
@@ -135,7 +94,7 @@ class FitCommand : public Command {
   }
 
   int execute(const CommonOptions& common) override {
-    if (!plot_.empty() && !on_path("gnuplot")) throw BadInput("--plot needs gnuplot, which is not on PATH");
+    if (!plot_.empty()) require_gnuplot("--plot");
     std::vector<sim::OpRecord> records = read_traces(traces_);
     // Records that are not layer measurements are left out of every fit; say how many.
     int views = 0, zero_duration = 0;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,7 @@
 #include "kernels/onnx_export.h"
 #include "kernels/trainer.h"
 #include "tuner/legr.h"
+#include "tuner/pruning_curve.h"
 
 namespace coda::cli {
 namespace {
@@ -54,7 +56,7 @@ class PruneCommand : public Command {
   void configure(CLI::App& app) override {
     app.add_option("--model", model_, "ONNX model file or zoo:NAME[?KEY=VALUE,...]")->required();
     app.add_option("--out", out_, "Where to write the pruned ONNX model")->required();
-    app.add_option("--flops-target", target_, "Fraction of the model's MACs to keep, in (0, 1]")->required();
+    app.add_option("--flops-target", target_, "Fraction of the model's MACs to keep, in (0, 1] (required unless --curve)");
     app.add_option("--ranking", ranking_, "Filter ranking: l1, l2 (Li et al. 2017) or legr (Chin et al. 2020)");
     app.add_option("--legr-params", legr_params_, "LeGR per-group affine transforms (JSON from --legr-out)");
     app.add_option("--legr-out", legr_out_, "Write the LeGR transforms (learned or read) to this JSON file");
@@ -78,9 +80,23 @@ class PruneCommand : public Command {
     app.add_option("--momentum", finetune_.momentum, "Fine-tune SGD momentum");
     app.add_option("--weight-decay", finetune_.weight_decay, "Fine-tune L2 penalty on conv/fc weights");
     app.add_flag("--json", json_, "Print the result as one JSON object");
+    app.add_option("--curve", curve_,
+                   "FLOPs targets (comma-separated) for LeGR's FLOPs-vs-accuracy curve: --out is then a folder that "
+                   "receives one fine-tuned model per target and pruning_curve.json (accuracy on the test split of "
+                   "--data); --flops-target is not used")
+        ->delimiter(',');
+    app.add_option("--eval-limit", eval_limit_, "Test images the curve's accuracy is measured on")
+        ->check(CLI::PositiveNumber);
   }
 
   int execute(const CommonOptions& common) override {
+    if (!curve_.empty()) {
+      // LeGR learns its ranking at the deepest level of the curve, where the ranking matters most.
+      if (std::isnan(target_)) target_ = *std::min_element(curve_.begin(), curve_.end());
+      for (double t : curve_)
+        if (!(t > 0.0 && t <= 1.0)) throw BadInput(fmt::format("--curve: target {} is outside (0, 1]", t));
+      if (data_.empty()) throw BadInput("--curve needs --data SPEC (fine-tunes and accuracy)");
+    }
     check_options();
     Graph loaded = load_model(model_, common.seed);
     Graph graph = loaded;
@@ -125,6 +141,8 @@ class PruneCommand : public Command {
       if (!legr_out_.empty())
         write_file_atomically(legr_out_, legr_to_json(graph, analysis, affine, legr_, search ? &*search : nullptr));
     }
+
+    if (!curve_.empty()) return write_curve(graph, loaded, *train, ranking, affine);
 
     FlopsPlan plan = plan_to_flops(graph, analysis, target_, ranking, affine);
     if (!plan.met) throw std::logic_error("pruning plan misses a reachable FLOPs target");
@@ -177,10 +195,11 @@ class PruneCommand : public Command {
 
  private:
   void check_options() const {
+    if (std::isnan(target_)) throw BadInput("--flops-target is required (or --curve for a pruning curve)");
     if (!(target_ > 0.0 && target_ <= 1.0))
       throw BadInput(fmt::format("--flops-target {} is outside (0, 1] (the fraction of MACs kept)", target_));
     const PruneRanking ranking = parse_prune_ranking(ranking_);
-    if (out_.size() < 5 || out_.compare(out_.size() - 5, 5, ".onnx") != 0)
+    if (curve_.empty() && (out_.size() < 5 || out_.compare(out_.size() - 5, 5, ".onnx") != 0))
       throw BadInput(out_ + ": output must end in .onnx");
     if (!legr_params_.empty() && ranking != PruneRanking::LeGR)
       throw BadInput("--legr-params needs --ranking legr");
@@ -189,6 +208,51 @@ class PruneCommand : public Command {
     if (finetune_.epochs > 0 && data_.empty()) throw BadInput("--finetune-epochs needs --data SPEC");
     if (finetune_.batch <= 0) throw BadInput("--batch must be positive");
     if (!(finetune_.learning_rate > 0.0f)) throw BadInput("--lr must be positive");
+  }
+
+  // LeGR's curve: the model pruned to every target with the same ranking and fine-tune, each
+  // written to the --out folder, with the curve as JSON beside them.
+  int write_curve(const Graph& graph, const Graph& loaded, const Dataset& train, PruneRanking ranking,
+                  const std::vector<AffineParams>& affine) {
+    Dataset evaluation = load_dataset(with_split(data_, "test"), eval_limit_);
+    try {
+      apply_transform_choice(evaluation, resolve_transform(graph, with_split(data_, "test")));
+    } catch (const BadInput& e) {
+      rethrow_with_context(model_, e);
+    }
+    std::filesystem::create_directories(out_);
+    tuner::PruningCurveOptions options;
+    options.targets = curve_;
+    options.ranking = ranking;
+    options.affine = affine;
+    options.finetune = finetune_;
+    ProgressBar bar("pruning curve", static_cast<int64_t>(curve_.size()) + 1, "levels");
+    int64_t done = 0;
+    const std::vector<tuner::PruningLevel> levels = tuner::pruning_curve(
+        graph, train, evaluation, options, [&](const Graph& pruned, tuner::PruningLevel& level) {
+          level.model = fmt::format("pruned_{:.3f}.onnx", level.flops_target);
+          Graph out = restore_interface(pruned, loaded);
+          out.metadata["coda.pruning"] = nlohmann::json({{"model", model_},
+                                                         {"ranking", prune_ranking_name(ranking)},
+                                                         {"flops_target", level.flops_target},
+                                                         {"macs_after", level.macs}})
+                                             .dump();
+          save_onnx(out, (std::filesystem::path(out_) / level.model).string());
+          bar.update(++done, fmt::format("{:.2f} of the MACs: accuracy {:.4f}", level.flops_target, level.accuracy));
+        });
+    bar.finish();
+    const std::string curve_path = (std::filesystem::path(out_) / "pruning_curve.json").string();
+    write_file_atomically(curve_path, tuner::pruning_curve_to_json(model_, ranking, levels));
+    if (json_) {
+      std::printf("%s", tuner::pruning_curve_to_json(model_, ranking, levels).c_str());
+      return 0;
+    }
+    std::printf("%-12s %12s %12s %10s  %s\n", "flops target", "MACs", "params", "accuracy", "model");
+    for (const tuner::PruningLevel& l : levels)
+      std::printf("%-12.3f %12s %12s %10.4f  %s\n", l.flops_target, human_count(static_cast<double>(l.macs)).c_str(),
+                  human_count(static_cast<double>(l.params)).c_str(), l.accuracy, l.model.c_str());
+    std::printf("wrote %s\n", curve_path.c_str());
+    return 0;
   }
 
   // The training split, preprocessed as the model expects (its stored preprocessing, unless the
@@ -304,9 +368,11 @@ class PruneCommand : public Command {
   }
 
   std::string model_, out_, ranking_ = "l1", legr_params_, legr_out_, data_;
-  double target_ = 0.5;
+  double target_ = std::nan("");
   int64_t limit_ = 0;
   int64_t legr_validation_ = 1000;
+  std::vector<double> curve_;
+  int64_t eval_limit_ = 2000;
   bool json_ = false;
   LegrOptions legr_;
   TrainOptions finetune_ = [] {
