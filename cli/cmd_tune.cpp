@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -60,34 +61,39 @@ std::pair<int, int> parse_slice(const std::string& text) {
   throw BadInput("--profile-slice '" + text + "': expected I/N with 0 <= I < N");
 }
 
-// QoS against speedup (or energy reduction): every validated point on both splits, the front and
-// the threshold.
+// QoS against speedup (or energy reduction): the front on the calibration split, the same
+// configurations on the test split, the exact baseline and the threshold.
 void plot_curve(const Curve& curve, const std::string& path) {
   PlotWorkspace workspace("tune-plot");
   const bool energy = curve.objective == "energy";
-  std::string data;
-  for (const tuner::CurvePoint& p : curve.points)
-    data += fmt::format("{:.9g} {:.9g} {:.9g}\n", energy ? p.energy_reduction : p.speedup, p.qos_calibration,
-                        p.qos_test);
-  {
-    std::FILE* f = std::fopen(workspace.file("curve.dat").c_str(), "w");
-    if (!f) throw BadInput("--plot: cannot write plot data");
-    std::fputs(data.c_str(), f);
-    std::fclose(f);
-  }
   const double bound = curve.higher_is_better ? curve.baseline_qos_calibration - curve.max_loss
                                               : curve.baseline_qos_calibration + curve.max_loss;
+  double x_high = 1.0, y_low = std::min(bound, curve.baseline_qos_calibration),
+         y_high = std::max(bound, curve.baseline_qos_calibration);
+  std::string data;
+  for (const tuner::CurvePoint& p : curve.points) {
+    const double x = energy ? p.energy_reduction : p.speedup;
+    data += fmt::format("{:.9g} {:.9g} {:.9g}\n", x, p.qos_calibration, p.qos_test);
+    x_high = std::max(x_high, x);
+    y_low = std::min({y_low, p.qos_calibration, p.qos_test});
+    y_high = std::max({y_high, p.qos_calibration, p.qos_test});
+  }
+  write_file_atomically(workspace.file("curve.dat"), data);
+  const double x_pad = 0.05 * (x_high - 1.0) + 0.02, y_pad = 0.1 * (y_high - y_low) + 0.05;
   const std::string png = workspace.file("curve.png");
+  const std::string model = std::filesystem::path(curve.model).filename().string();
   const std::string script = fmt::format(
       "set terminal pngcairo size 900,600 font ',11' noenhanced\nset output '{}'\nset grid\nset key bottom left\n"
-      "set title '{}: {} tuning, {} cost, {} {}'\nset xlabel '{}'\nset ylabel '{}{}'\n"
+      "set title '{}: {} tuning, {} cost, {} loss {}'\nset xlabel '{}'\nset ylabel '{}{}'\n"
+      "set xrange [{:.9g}:{:.9g}]\nset yrange [{:.9g}:{:.9g}]\n"
       "plot '{}' using 1:2 with linespoints pt 7 title 'Pareto front (calibration split)', "
-      "'{}' using 1:3 with points pt 6 ps 1.3 title 'test split', "
-      "{:.9g} with lines dt 2 lc 'red' title 'threshold ({})'\n",
-      png, curve.model, curve.tuning, curve.cost_model, curve.qos_metric, curve.threshold,
+      "'{}' using 1:3 with points pt 6 ps 1.3 title 'same configurations, test split', "
+      "'+' using (1):({:.9g}) every ::0::0 with points pt 5 ps 1.5 lc 'black' title 'exact baseline', "
+      "{:.9g} with lines dt 2 lc 'red' title 'threshold'\n",
+      png, model, curve.tuning, curve.cost_model, curve.qos_metric, curve.threshold,
       energy ? "energy reduction (x)" : "speedup (x)", curve.qos_metric,
-      curve.qos_unit.empty() ? "" : " (" + curve.qos_unit + ")", workspace.file("curve.dat"),
-      workspace.file("curve.dat"), bound, curve.threshold);
+      curve.qos_unit.empty() ? "" : " (" + curve.qos_unit + ")", 1.0 - x_pad, x_high + x_pad, y_low - y_pad,
+      y_high + y_pad, workspace.file("curve.dat"), workspace.file("curve.dat"), curve.baseline_qos_calibration, bound);
   run_gnuplot(workspace, script, "--plot");
   publish_plot(png, path);
 }

@@ -31,7 +31,7 @@ class CostModel {
   virtual CostEstimate estimate(const std::vector<OpChoice>& choices) const = 0;
 };
 
-// `prepared` must outlive the models (they keep a reference).
+// `prepared` (and the predictor) must outlive the models: they keep references.
 std::unique_ptr<CostModel> make_op_count_cost(const Graph& prepared, const KnobCatalog& catalog);
 std::unique_ptr<CostModel> make_predictor_cost(const Graph& prepared, const sim::Platform& platform,
                                                const models::LayerPredictor& predictor, const std::string& name);

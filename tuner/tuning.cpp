@@ -397,7 +397,14 @@ Curve Tuner::install_or_tune(const Curve* shipped) {
   curve.baseline_energy = s.base_energy;
   curve.evaluations = result.evaluations;
   // Without a reference the exact configuration always passes: the curve starts at the baseline.
-  for (const SearchPoint& point : pareto_set(passed)) {
+  std::vector<SearchPoint> front = pareto_set(passed);
+  // Configurations that tie on both objectives are one point of the curve: keep the first found.
+  front.erase(std::unique(front.begin(), front.end(),
+                          [](const SearchPoint& a, const SearchPoint& b) {
+                            return a.qos_loss == b.qos_loss && a.gain == b.gain;
+                          }),
+              front.end());
+  for (const SearchPoint& point : front) {
     CurvePoint out;
     const CostEstimate estimate = cost_of(point.config);
     out.predicted_qos = predicted.count(point.config) ? predicted.at(point.config) : measured_qos(point.config);

@@ -185,5 +185,32 @@ TEST_F(PruneCli, FineTuneRunsOnThePrunedModel) {
   EXPECT_EQ(ev.exit_code, 0) << ev.err;
 }
 
+TEST_F(PruneCli, CurveWritesOneModelPerLevelAndTheCurve) {
+  const std::string out = path("curve");
+  ProcessResult p = run({"prune", "--model", model_, "--curve", "0.8,0.5", "--ranking", "l1", "--data", data_,
+                         "--finetune-epochs", "1", "--batch", "8", "--json"});
+  ASSERT_EQ(p.exit_code, 2) << "--out is still required";
+  p = run({"prune", "--model", model_, "--curve", "0.8,0.5", "--ranking", "l1", "--data", data_, "--finetune-epochs",
+           "1", "--batch", "8", "--out", out, "--json"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const nlohmann::json curve = nlohmann::json::parse(read_bytes(out + "/pruning_curve.json"));
+  ASSERT_EQ(curve["levels"].size(), 3u);
+  int64_t previous = -1;
+  for (const nlohmann::json& level : curve["levels"]) {
+    const std::string model = out + "/" + level["model"].get<std::string>();
+    ASSERT_TRUE(fs::exists(model)) << model;
+    const int64_t macs = level["macs"];
+    if (previous >= 0) EXPECT_LT(macs, previous);
+    previous = macs;
+    // Each written model runs under coda eval and scores what the curve says.
+    ProcessResult e = run({"eval", "--model", model, "--data", data_, "--json"});
+    ASSERT_EQ(e.exit_code, 0) << e.err;
+    EXPECT_NEAR(nlohmann::json::parse(e.out)["accuracy"].get<double>(), level["accuracy"].get<double>(), 1e-9);
+  }
+  expect_bad_input(run({"prune", "--model", model_, "--curve", "0.8,1.5", "--data", data_, "--out", out}),
+                   {"--curve", "1.5"});
+  expect_bad_input(run({"prune", "--model", model_, "--curve", "0.8", "--out", out}), {"--curve needs --data"});
+}
+
 }  // namespace
 }  // namespace coda::test
