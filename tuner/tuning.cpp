@@ -211,6 +211,7 @@ Tuner::~Tuner() = default;
 const TuningSpace& Tuner::space() const { return impl_->space; }
 double Tuner::baseline_qos_calibration() const { return impl_->base_calibration; }
 double Tuner::baseline_qos_test() const { return impl_->base_test; }
+const std::map<std::string, OpRanges>& Tuner::ranges() const { return impl_->ranges; }
 
 OpProfiles Tuner::collect_profiles(int64_t begin, int64_t end) {
   Impl& s = *impl_;
@@ -345,6 +346,10 @@ Curve Tuner::install_or_tune(const Curve* shipped) {
   EpsSelection selection =
       select_ps_eps(result.evaluated, s.max_loss_calibration, s.options.max_configs, std::max(s.max_loss_calibration, 1e-9));
   std::vector<SearchPoint> candidates = selection.points;
+  // The exact configuration is always validated, so a curve is never empty.
+  const Configuration exact(s.space.ops.size(), 0);
+  if (std::none_of(candidates.begin(), candidates.end(), [&](const SearchPoint& c) { return c.config == exact; }))
+    candidates.insert(candidates.begin(), objective(exact));
   if (shipped) {
     for (const CurvePoint& point : shipped->points) {
       SearchPoint candidate;
@@ -415,6 +420,13 @@ Curve Tuner::install_or_tune(const Curve* shipped) {
     out.speedup = s.base_latency / estimate.latency;
     out.energy_reduction = s.cost.has_energy() ? s.base_energy / estimate.energy : std::nan("");
     out.config = to_approx_config(s.space, point.config);
+    // The activation ranges the configuration was measured with travel with it, so `coda eval`
+    // and `coda simulate --config` quantize exactly as validation did.
+    for (const auto& [name, choice] : out.config.ops) {
+      auto range = s.ranges.find(name);
+      if (range != s.ranges.end() && family_needs_ranges(s.catalog.require(choice.knob).family))
+        out.config.ranges[name] = range->second;
+    }
     curve.points.push_back(std::move(out));
   }
   for (std::size_t i = 0; i < curve.points.size(); ++i) curve.points[i].name = "conf" + std::to_string(i + 1);

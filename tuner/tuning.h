@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -125,6 +126,8 @@ class Tuner {
   const TuningSpace& space() const;
   double baseline_qos_calibration() const;
   double baseline_qos_test() const;
+  // Activation ranges of the quantizing knobs, calibrated on the first calibration inputs.
+  const std::map<std::string, OpRanges>& ranges() const;
 
  private:
   Curve install_or_tune(const Curve* shipped);

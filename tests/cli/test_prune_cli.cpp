@@ -200,7 +200,9 @@ TEST_F(PruneCli, CurveWritesOneModelPerLevelAndTheCurve) {
     const std::string model = out + "/" + level["model"].get<std::string>();
     ASSERT_TRUE(fs::exists(model)) << model;
     const int64_t macs = level["macs"];
-    if (previous >= 0) EXPECT_LT(macs, previous);
+    if (previous >= 0) {
+      EXPECT_LT(macs, previous);
+    }
     previous = macs;
     // Each written model runs under coda eval and scores what the curve says.
     ProcessResult e = run({"eval", "--model", model, "--data", data_, "--json"});
