@@ -263,7 +263,8 @@ void bytes_to_unit_floats_serial(const unsigned char* bytes, float* out, int64_t
 namespace {
 
 const char kSpecForms[] =
-    "fashion-mnist[:train|:test], idx:IMAGES,LABELS, cifar:DIR[:train|:test] or npy:IMAGES,LABELS, "
+    "fashion-mnist[:train|:test], rotated-fashion-mnist[:train|:test][?max=45], idx:IMAGES,LABELS, "
+    "cifar:DIR[:train|:test] or npy:IMAGES,LABELS, "
     "optionally followed by @TRANSFORM";
 
 // "train" / "test" after the last ':' of `body`, if present; the rest stays in `body`.
@@ -295,6 +296,16 @@ Dataset load_dataset(const std::string& spec, int64_t limit) {
   const std::string base = spec.substr(0, at);
   ImageTransform transform;
   if (at != std::string::npos) transform = ImageTransform::parse(spec.substr(at + 1), spec);
+
+  if (starts_with(base, "rotated-fashion-mnist")) {
+    Dataset rotated = load_rotated_fashion_mnist(base, spec, limit);
+    try {
+      rotated.images = apply_transform(rotated.images, transform);
+    } catch (const BadInput& error) {
+      rethrow_with_context(spec, error);
+    }
+    return rotated;
+  }
 
   dataset_detail::Decoded decoded;
   int known_classes = 0;
