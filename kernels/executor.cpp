@@ -261,11 +261,10 @@ void Executor::set_kernel(std::size_t node_index, const OpKernel* kernel) {
   kernels_[node_index] = kernel ? kernel : &require_op(graph_.nodes[node_index]);
 }
 
-std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
+void Executor::bind_inputs(const std::vector<Tensor>& inputs, std::vector<Tensor>& live) const {
   if (inputs.size() != graph_.inputs.size())
     throw BadInput("the model has " + std::to_string(graph_.inputs.size()) + " input(s), " +
                    std::to_string(inputs.size()) + " given");
-  std::vector<Tensor> live(graph_.values.size());
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     const Value& v = graph_.values[static_cast<std::size_t>(graph_.inputs[i])];
     Tensor in = inputs[i];
@@ -278,8 +277,11 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
                      shape_string(v.shape));
     live[static_cast<std::size_t>(graph_.inputs[i])] = std::move(in);
   }
+}
+
+void Executor::execute(std::vector<Tensor>& live, std::size_t first_node, bool keep_values) {
   pool_->reset_peak();
-  for (std::size_t n = 0; n < graph_.nodes.size(); ++n) {
+  for (std::size_t n = first_node; n < graph_.nodes.size(); ++n) {
     const Node& node = graph_.nodes[n];
     auto start = std::chrono::steady_clock::now();
     std::vector<const Tensor*> in_ptrs;
@@ -315,20 +317,25 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
       for (int out : node.outputs) outs.push_back(out < 0 ? nullptr : &live[static_cast<std::size_t>(out)]);
       tensor_observer_(n, in_ptrs, outs);
     }
-    // Values whose last reader was this node go back to the pool (views keep their buffer alive).
-    for (int in : node.inputs)
-      if (in >= 0 && last_use_[static_cast<std::size_t>(in)] == static_cast<int>(n)) {
-        bool is_graph_input = false;
-        for (int gi : graph_.inputs) is_graph_input |= gi == in;
-        if (!is_graph_input) live[static_cast<std::size_t>(in)] = Tensor();
-      }
-    for (int out : node.outputs)
-      if (out >= 0 && last_use_[static_cast<std::size_t>(out)] < 0) live[static_cast<std::size_t>(out)] = Tensor();
+    if (!keep_values) {
+      // Values whose last reader was this node go back to the pool (views keep their buffer alive).
+      for (int in : node.inputs)
+        if (in >= 0 && last_use_[static_cast<std::size_t>(in)] == static_cast<int>(n)) {
+          bool is_graph_input = false;
+          for (int gi : graph_.inputs) is_graph_input |= gi == in;
+          if (!is_graph_input) live[static_cast<std::size_t>(in)] = Tensor();
+        }
+      for (int out : node.outputs)
+        if (out >= 0 && last_use_[static_cast<std::size_t>(out)] < 0) live[static_cast<std::size_t>(out)] = Tensor();
+    }
     if (observer_) {
       std::chrono::duration<double> dt = std::chrono::steady_clock::now() - start;
       observer_(n, dt.count());
     }
   }
+}
+
+std::vector<Tensor> Executor::collect_outputs(const std::vector<Tensor>& live) const {
   std::vector<Tensor> outputs;
   for (int out : graph_.outputs) {
     const Value& v = graph_.values[static_cast<std::size_t>(out)];
@@ -336,6 +343,43 @@ std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
     outputs.push_back(v.constant ? *v.constant : live[static_cast<std::size_t>(out)].clone());
   }
   return outputs;
+}
+
+std::vector<Tensor> Executor::run(const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> live(graph_.values.size());
+  bind_inputs(inputs, live);
+  execute(live, 0, false);
+  return collect_outputs(live);
+}
+
+std::vector<Tensor> Executor::run_keeping_values(const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> live(graph_.values.size());
+  bind_inputs(inputs, live);
+  execute(live, 0, true);
+  return live;
+}
+
+std::vector<Tensor> Executor::run_from(std::size_t first_node, std::vector<Tensor> values) {
+  if (values.size() != graph_.values.size())
+    throw std::invalid_argument("Executor::run_from: " + std::to_string(values.size()) + " values given, the graph has " +
+                                std::to_string(graph_.values.size()));
+  if (first_node > graph_.nodes.size())
+    throw std::invalid_argument("Executor::run_from: no node " + std::to_string(first_node));
+  // Every non-constant value the suffix reads must come from `values` unless the suffix makes it.
+  std::vector<bool> produced_in_suffix(graph_.values.size(), false);
+  for (std::size_t n = first_node; n < graph_.nodes.size(); ++n) {
+    for (int in : graph_.nodes[n].inputs) {
+      if (in < 0) continue;
+      auto id = static_cast<std::size_t>(in);
+      if (!graph_.values[id].constant && !produced_in_suffix[id] && values[id].empty())
+        throw std::invalid_argument("Executor::run_from: value '" + graph_.values[id].name + "' read by " +
+                                    graph_.nodes[n].describe() + " is missing");
+    }
+    for (int out : graph_.nodes[n].outputs)
+      if (out >= 0) produced_in_suffix[static_cast<std::size_t>(out)] = true;
+  }
+  execute(values, first_node, false);
+  return collect_outputs(values);
 }
 
 std::size_t Executor::peak_bytes() const { return pool_->peak(); }

@@ -48,6 +48,17 @@ class Executor {
   // Inputs bind to graph.inputs in order; returns the graph outputs in order.
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
+  // Prefix caching (the tuner's op profiles, tuner/op_profile.h): run() that keeps every value
+  // instead of returning buffers to the pool, so later runs can start part-way through the graph.
+  // Returns one tensor per graph value (graph.values order); constants are left empty, as the
+  // graph holds them.
+  std::vector<Tensor> run_keeping_values(const std::vector<Tensor>& inputs);
+  // Runs nodes first_node.. (with the kernels installed now) reading every value produced
+  // earlier, and the graph inputs, from `values` (as run_keeping_values returns them; only the
+  // values the suffix reads need to be set). The tensors in `values` are only read. Returns the
+  // graph outputs in order. Throws std::invalid_argument when a value the suffix reads is missing.
+  std::vector<Tensor> run_from(std::size_t first_node, std::vector<Tensor> values);
+
   // Called after each node with its index in graph.nodes and its wall time in seconds.
   using NodeObserver = std::function<void(std::size_t node_index, double seconds)>;
   void set_observer(NodeObserver observer) { observer_ = std::move(observer); }
@@ -68,6 +79,12 @@ class Executor {
  private:
   class Pool;
   const Graph& graph_;
+  // Binds graph inputs into `live` (one slot per value), checking dtype and shape.
+  void bind_inputs(const std::vector<Tensor>& inputs, std::vector<Tensor>& live) const;
+  // Runs nodes first_node.. over `live`; with keep_values nothing is released after its last use.
+  void execute(std::vector<Tensor>& live, std::size_t first_node, bool keep_values);
+  std::vector<Tensor> collect_outputs(const std::vector<Tensor>& live) const;
+
   std::vector<const OpKernel*> kernels_;
   std::vector<int> last_use_;
   std::shared_ptr<Pool> pool_;
