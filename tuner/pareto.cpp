@@ -107,10 +107,31 @@ EpsSelection select_ps_eps(const std::vector<SearchPoint>& points, double max_lo
     limit = std::nextafter(eps_max, std::numeric_limits<double>::infinity());
   } else {
     limit = sorted[max_count];
-    // Everything at eps = 0 already exceeds the cap: keep the feasible Pareto points alone.
+    // Everything at eps = 0 already exceeds the cap: keep the feasible Pareto points, and fill
+    // the remaining places with the other points at eps = 0 spread evenly along the gain axis.
+    // A predicted front can be a few high-gain points that dominate everything (a predictor
+    // that sees no loss in them); validation then needs the lower-gain candidates too.
     if (limit <= 0) {
       selection.eps = 0.0;
-      selection.points = feasible_front.size() > max_count ? thin_along_gain(feasible_front, max_count) : feasible_front;
+      if (feasible_front.size() >= max_count) {
+        selection.points = thin_along_gain(feasible_front, max_count);
+        return selection;
+      }
+      std::vector<SearchPoint> others;
+      for (std::size_t i = 0; i < points.size(); ++i) {
+        if (threshold[i] > 0) continue;
+        const bool on_front = std::any_of(feasible_front.begin(), feasible_front.end(), [&](const SearchPoint& f) {
+          return f.config == points[i].config;
+        });
+        if (!on_front) others.push_back(points[i]);
+      }
+      std::stable_sort(others.begin(), others.end(), by_gain_then_loss);
+      selection.points = feasible_front;
+      if (!others.empty()) {
+        const std::size_t room = std::min(others.size(), max_count - feasible_front.size());
+        for (SearchPoint& p : thin_along_gain(others, room)) selection.points.push_back(std::move(p));
+      }
+      std::stable_sort(selection.points.begin(), selection.points.end(), by_gain_then_loss);
       return selection;
     }
     auto first_dropped = std::lower_bound(sorted.begin(), sorted.end(), limit);

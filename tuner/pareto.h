@@ -27,6 +27,8 @@ struct EpsSelection {
 // Points with loss <= max_loss + eps and pareto_distance <= eps, with eps the largest value in
 // [0, eps_max] that keeps at most `max_count` (binary search on eps); the Pareto points within
 // max_loss are always kept (thinned evenly along the gain axis if they alone exceed max_count).
+// When even eps = 0 keeps more than max_count, the places the Pareto points leave go to the
+// other points at eps = 0, spread evenly along the gain axis.
 EpsSelection select_ps_eps(const std::vector<SearchPoint>& points, double max_loss, std::size_t max_count,
                            double eps_max);
 

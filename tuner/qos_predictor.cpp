@@ -61,20 +61,28 @@ PredictorKind parse_predictor_kind(const std::string& text) {
 }
 
 QosPredictor::QosPredictor(PredictorKind kind, const OpProfiles& profiles, const QosEvaluator& evaluator)
-    : kind_(kind), profiles_(profiles), evaluator_(evaluator) {}
+    : kind_(kind), profiles_(profiles), evaluator_(evaluator),
+      exact_qos_(profiles.base_outputs.empty() ? profiles.base_qos : evaluator.evaluate(profiles.base_outputs)) {}
 
 double QosPredictor::predict(const Configuration& config) const {
   check_config(profiles_, config);
   if (kind_ == PredictorKind::P2) return profiles_.base_qos + alpha_ * unscaled_delta(config);
   Tensor scratch(profiles_.base_outputs.shape());
-  return composed_qos(profiles_, evaluator_, summed_delta(profiles_, config), alpha_, scratch);
+  const double qos = composed_qos(profiles_, evaluator_, summed_delta(profiles_, config), alpha_, scratch);
+  // No configuration is predicted to beat the exact network (see the header).
+  return evaluator_.higher_is_better() ? std::min(qos, exact_qos_) : std::max(qos, exact_qos_);
 }
 
 double QosPredictor::unscaled_delta(const Configuration& config) const {
   check_config(profiles_, config);
   if (kind_ == PredictorKind::P2) {
     double sum = 0.0;
-    for (std::size_t i = 0; i < config.size(); ++i) sum += profiles_.delta_qos[i][static_cast<std::size_t>(config[i])];
+    // Apparent improvements are counted as none (see the header).
+    const bool higher_is_better = evaluator_.higher_is_better();
+    for (std::size_t i = 0; i < config.size(); ++i) {
+      const double dq = profiles_.delta_qos[i][static_cast<std::size_t>(config[i])];
+      sum += higher_is_better ? std::min(dq, 0.0) : std::max(dq, 0.0);
+    }
     return sum;
   }
   Tensor scratch(profiles_.base_outputs.shape());

@@ -9,6 +9,8 @@
 #include <set>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+
 #include "kernels/approx/approx_kernel.h"
 #include "kernels/approx/approx_plan.h"
 #include "kernels/error.h"
@@ -241,13 +243,16 @@ OpProfiles Tuner::collect_profiles(int64_t begin, int64_t end) {
 namespace {
 
 // ~alpha_samples random configurations for fitting alpha, each approximating a random share of
-// the ops (spread from few to most, so the fit sees small and large QoS changes) with random knobs.
+// the ops with random knobs. The shares are spread log-uniformly from one op to all of them, so
+// most samples have losses near the thresholds tuning works at (a few points) and the few dense
+// configurations, whose losses run to tens of points, do not dominate the least-squares fit.
 std::vector<Configuration> alpha_sample(const TuningSpace& space, int count, std::uint64_t seed) {
   std::mt19937_64 rng(seed ^ 0xa17aULL);
   std::vector<Configuration> configs;
   const std::vector<int> counts = space.choice_counts();
   for (int i = 0; i < count; ++i) {
-    const double share = (i + 0.5) / count;
+    const double fewest = 1.0 / static_cast<double>(counts.size());
+    const double share = count == 1 ? 1.0 : std::pow(fewest, 1.0 - static_cast<double>(i) / (count - 1));
     Configuration config(counts.size(), 0);
     for (std::size_t g = 0; g < counts.size(); ++g)
       if (std::generate_canonical<double, 53>(rng) < share && counts[g] > 1)
@@ -372,6 +377,8 @@ Curve Tuner::install_or_tune(const Curve* shipped) {
   for (const SearchPoint& candidate : candidates) {
     report("validate", ++done, static_cast<int64_t>(candidates.size()));
     const double qos = measured_qos(candidate.config);
+    spdlog::debug("candidate {} ({}): predicted loss {:.4g}, measured loss {:.4g}, gain {:.4g}", done,
+                  candidate.found_by, candidate.qos_loss, metric.loss(s.base_calibration, qos), candidate.gain);
     if (metric.loss(s.base_calibration, qos) > s.max_loss_calibration) continue;
     ++stats_.passed_calibration;
     const double qos_test = s.measure(candidate.config, s.test, *s.test_metric);

@@ -40,7 +40,24 @@ tune_model() {  # name, model file, calibration/test size
 for part in $parts; do
   case $part in
     lenet5) tune_model lenet5 "$src/kernels/zoo/lenet5-fashion-mnist.onnx" 1000 ;;
-    resnet20) tune_model resnet20 "$src/kernels/zoo/resnet20-fashion-mnist.onnx" 500 ;;
+    resnet20)
+      # Profiles do not depend on the threshold: collected once (as one slice of one), used by both.
+      model="$src/kernels/zoo/resnet20-fashion-mnist.onnx"
+      start=$(date +%s.%N)
+      "$coda" tune --model "$model" --data fashion-mnist:test --calibration-size 500 --test-size 500 --qos-loss 1 \
+        --profile-slice 0/1 --out "$out/resnet20-profiles.bin"
+      echo "resnet20 profiles: $(echo "$(date +%s.%N) - $start" | bc) s"
+      for loss in 1 3; do
+        "$coda" tune --model "$model" --data fashion-mnist:test --calibration-size 500 --test-size 500 \
+          --qos-loss "$loss" --cost sim --profiles "$out/resnet20-profiles.bin" --out "$out/resnet20-dev-$loss.json" \
+          --plot "$out/resnet20-dev-$loss.png" --hpvm "$out/resnet20-dev-$loss.txt" --json \
+          > "$out/resnet20-dev-$loss.summary.json"
+        summary "resnet20 dev loss $loss" "$out/resnet20-dev-$loss.json"
+      done
+      "$coda" tune --model "$model" --data fashion-mnist:test --calibration-size 500 --test-size 500 --qos-loss 3 \
+        --phase install --curve "$out/resnet20-dev-3.json" --cost sim --out "$out/resnet20-install-3.json" \
+        --plot "$out/resnet20-install-3.png" --json > "$out/resnet20-install-3.summary.json"
+      summary "resnet20 install loss 3" "$out/resnet20-install-3.json" ;;
     compare)
       for method in p1 p2 empirical; do
         "$coda" tune --model "$src/kernels/zoo/lenet5-fashion-mnist.onnx" --data fashion-mnist:test \

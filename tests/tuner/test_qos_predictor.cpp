@@ -36,6 +36,13 @@ OpProfiles synthetic_profiles() {
   return p;
 }
 
+// P2 reads QoS changes in the orientation of a higher-is-better metric such as accuracy.
+std::unique_ptr<QosEvaluator> accuracy_of_four() {
+  QosReference reference;
+  reference.labels = {0, 1, 0, 1};
+  return make_metric_evaluator("accuracy", reference);
+}
+
 std::unique_ptr<QosEvaluator> mse_against_base(const OpProfiles& p) {
   QosReference reference;
   reference.exact_outputs = p.base_outputs;
@@ -52,8 +59,8 @@ TEST(QosPredictor, ParsesItsName) {
 
 TEST(QosPredictor, P2AddsProfiledQosChanges) {
   OpProfiles p = synthetic_profiles();
-  auto mse = mse_against_base(p);
-  QosPredictor p2(PredictorKind::P2, p, *mse);
+  auto accuracy = accuracy_of_four();
+  QosPredictor p2(PredictorKind::P2, p, *accuracy);
   EXPECT_EQ(p2.alpha(), 1.0);
   EXPECT_EQ(p2.predict({0, 0}), 80.0);
   EXPECT_EQ(p2.predict({2, 1}), 80.0 - 2.0 - 0.5);
@@ -62,6 +69,24 @@ TEST(QosPredictor, P2AddsProfiledQosChanges) {
   EXPECT_EQ(p2.predict({2, 1}), 80.0 - 0.5 * 2.5);
   EXPECT_THROW(p2.predict({3, 0}), std::invalid_argument);
   EXPECT_THROW(p2.predict({0}), std::invalid_argument);
+}
+
+TEST(QosPredictor, NoOpIsPredictedToImproveQos) {
+  OpProfiles p = synthetic_profiles();
+  p.delta_qos = {{0.0, 1.5, -2.0}, {0.0, 0.5}};  // apparent gains of 1.5 and 0.5 points
+  auto accuracy = accuracy_of_four();
+  QosPredictor p2(PredictorKind::P2, p, *accuracy);
+  EXPECT_EQ(p2.predict({1, 1}), 80.0);        // gains count as none
+  EXPECT_EQ(p2.predict({2, 1}), 80.0 - 2.0);  // a loss is not offset by another op's gain
+  EXPECT_EQ(p2.unscaled_delta({2, 1}), -2.0);
+  // P1 on a lower-is-better metric never predicts less error than the exact outputs have.
+  QosReference shifted;
+  shifted.exact_outputs = Tensor::from_floats({4, 2}, {1.5f, 0, 0, 1.5f, -0.75f, 1, 3, 1});  // = base + dT(a, 1)
+  auto mse = make_metric_evaluator("mse", shifted);
+  QosPredictor p1(PredictorKind::P1, p, *mse);
+  const double exact_mse = mse->evaluate(p.base_outputs);
+  EXPECT_GT(exact_mse, 0.0);
+  EXPECT_EQ(p1.predict({1, 0}), exact_mse);  // composing dT(a, 1) would give an MSE of 0
 }
 
 TEST(QosPredictor, P1ScoresTheComposedOutputs) {
@@ -78,8 +103,8 @@ TEST(QosPredictor, P1ScoresTheComposedOutputs) {
 
 TEST(QosPredictor, CalibrationOfP2IsLeastSquaresThroughTheOrigin) {
   OpProfiles p = synthetic_profiles();
-  auto mse = mse_against_base(p);
-  QosPredictor p2(PredictorKind::P2, p, *mse);
+  auto accuracy = accuracy_of_four();
+  QosPredictor p2(PredictorKind::P2, p, *accuracy);
   // Unscaled deltas -1 and -2, measured changes -1 and -3: alpha = (1 + 6) / (1 + 4) = 1.4;
   // predictions -1.4 and -2.8 leave SSE 0.2 around a spread SST 2, so R^2 = 0.9.
   double r2 = p2.calibrate({{1, 0}, {2, 0}}, {79.0, 77.0});
