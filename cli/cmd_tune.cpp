@@ -120,7 +120,9 @@ class TuneCommand : public Command {
                    "absolute bound (=88.5)")
         ->required();
     app.add_option("--qos-metric", qos_metric_, "accuracy, agreement, mse, psnr or l1");
-    app.add_option("--method", method_, "p1, p2 (predictive) or empirical (measure every candidate)");
+    app.add_option("--method", method_,
+                   "p1 (default: composes output changes, the more accurate on deep networks), p2 (adds QoS changes) "
+                   "or empirical (measures every candidate)");
     app.add_option("--phase", phase_, "dev (software knobs) or install (re-measure --curve on the target and "
                                       "search the hardware knobs too)")
         ->check(CLI::IsMember({"dev", "install"}));
@@ -369,7 +371,7 @@ class TuneCommand : public Command {
                 stats.alpha_seconds, stats.search_seconds, stats.validation_seconds);
   }
 
-  std::string model_, data_, test_data_, qos_loss_, qos_metric_ = "accuracy", method_ = "p2", phase_ = "dev";
+  std::string model_, data_, test_data_, qos_loss_, qos_metric_ = "accuracy", method_ = "p1", phase_ = "dev";
   std::string pruning_curve_;
   std::string shipped_, cost_, objective_, platform_, slice_, out_, hpvm_, plot_;
   std::vector<std::string> sets_, profiles_;

@@ -48,7 +48,7 @@ TuningMethod parse_method(const std::string& text);
 struct TuneOptions {
   std::string metric = "accuracy";
   QosThreshold threshold;
-  TuningMethod method = TuningMethod::P2;
+  TuningMethod method = TuningMethod::P1;
   KnobScope scope = KnobScope::Software;
   Unit baseline_unit = Unit::Gpu;
   std::vector<int> allowed_knobs;     // empty: every knob in scope
