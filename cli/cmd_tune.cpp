@@ -83,7 +83,7 @@ void plot_curve(const Curve& curve, const std::string& path) {
   const std::string png = workspace.file("curve.png");
   const std::string model = std::filesystem::path(curve.model).filename().string();
   const std::string script = fmt::format(
-      "set terminal pngcairo size 900,600 font ',11' noenhanced\nset output '{}'\nset grid\nset key bottom left\n"
+      "set terminal pngcairo size 900,600 font ',11' noenhanced\nset output '{}'\nset grid\nset key top right\n"
       "set title '{}: {} tuning, {} cost, {} loss {}'\nset xlabel '{}'\nset ylabel '{}{}'\n"
       "set xrange [{:.9g}:{:.9g}]\nset yrange [{:.9g}:{:.9g}]\n"
       "plot '{}' using 1:2 with linespoints pt 7 title 'Pareto front (calibration split)', "

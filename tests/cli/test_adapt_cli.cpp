@@ -82,13 +82,13 @@ TEST(AdaptCli, Policy1NeverRunsSlowerThanTheBandAndPicksTheLeastApproximatePoint
   ASSERT_EQ(run.process.exit_code, 0) << run.process.err;
   const json& report = run.report;
   ASSERT_EQ(report["steps"].size(), 6u);
-  ASSERT_EQ(report["invocations"].size(), 600u);
+  ASSERT_EQ(report["invocations"].size(), 6000u);
   EXPECT_EQ(report["steps"][0]["gpu_mhz"], 1300.5);
   EXPECT_EQ(report["steps"][5]["gpu_mhz"], 522.75);
   // The default target is the exact network at the first clock, which the first step runs.
   const double target = report["target_ms"].get<double>();
   EXPECT_NEAR(report["steps"][0]["avg_time_ms"].get<double>(), target, 1e-12);
-  EXPECT_EQ(report["steps"][0]["used"], json({{"baseline", 100}}));
+  EXPECT_EQ(report["steps"][0]["used"], json({{"baseline", 1000}}));
   for (const json& step : report["steps"]) {
     EXPECT_LE(step["avg_time_ms"].get<double>(), target * 1.05) << step.dump();
     EXPECT_GE(step["qos_loss"].get<double>(), -1e-9);
@@ -108,7 +108,7 @@ TEST(AdaptCli, Policy1NeverRunsSlowerThanTheBandAndPicksTheLeastApproximatePoint
     const double speedup = time_ms["baseline"][522.75] / by_clock.at(522.75);
     EXPECT_EQ(speedup >= required, name == "conf4") << name << " " << speedup << " vs " << required;
   }
-  EXPECT_EQ(report["invocations"][599]["point"], "conf4");
+  EXPECT_EQ(report["invocations"].back()["point"], "conf4");
   EXPECT_NE(run.process.out.find("522.75"), std::string::npos);
   EXPECT_EQ(test::read_bytes(dir.file("adapt.png")).substr(0, 4), "\x89PNG");
 }

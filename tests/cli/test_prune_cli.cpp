@@ -209,6 +209,22 @@ TEST_F(PruneCli, CurveWritesOneModelPerLevelAndTheCurve) {
     ASSERT_EQ(e.exit_code, 0) << e.err;
     EXPECT_NEAR(nlohmann::json::parse(e.out)["accuracy"].get<double>(), level["accuracy"].get<double>(), 1e-9);
   }
+  // The pruned models join the unpruned one on a single tuned front.
+  p = run({"tune", "--model", model_, "--data", data_, "--calibration-size", "24", "--test-size", "24", "--qos-loss",
+           "30", "--budget", "40", "--patience", "40", "--alpha-samples", "4", "--max-configs", "6", "--pruning-curve",
+           out + "/pruning_curve.json", "--out", path("tuned.json")});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const nlohmann::json tuned = nlohmann::json::parse(read_bytes(path("tuned.json")));
+  ASSERT_FALSE(tuned["points"].empty());
+  double previous_speedup = 0;
+  for (const nlohmann::json& point : tuned["points"]) {
+    if (point.contains("model")) {
+      EXPECT_TRUE(fs::exists(point["model"].get<std::string>()));
+    }
+    EXPECT_GE(point["qos_calibration"].get<double>(), tuned["baseline_qos_calibration"].get<double>() - 30 - 1e-9);
+    EXPECT_GT(point["speedup"].get<double>(), previous_speedup);
+    previous_speedup = point["speedup"];
+  }
   expect_bad_input(run({"prune", "--model", model_, "--curve", "0.8,1.5", "--data", data_, "--out", out}),
                    {"--curve", "1.5"});
   expect_bad_input(run({"prune", "--model", model_, "--curve", "0.8", "--out", out}), {"--curve needs --data"});

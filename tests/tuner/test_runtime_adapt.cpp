@@ -70,14 +70,16 @@ TEST(RuntimeAdapt, Policy2MixesNeighboursToTheRequiredSpeedup) {
   const Choice mix = controller.policy2(0, 1.45);
   EXPECT_EQ(mix.first, 1u);   // A, 1.25
   EXPECT_EQ(mix.second, 2u);  // B, 1.6
-  EXPECT_NEAR(mix.p_second, 0.2 / 0.35, 1e-12);
-  EXPECT_NEAR((1 - mix.p_second) * 1.25 + mix.p_second * 1.6, 1.45, 1e-12);
+  // The expected time meets the target: (1 - p) / 1.25 + p / 1.6 = 1 / 1.45.
+  const double p_time = (1 / 1.25 - 1 / 1.45) / (1 / 1.25 - 1 / 1.6);
+  EXPECT_NEAR(mix.p_second, p_time, 1e-12);
+  EXPECT_NEAR((1 - mix.p_second) / 1.25 + mix.p_second / 1.6, 1 / 1.45, 1e-12);
   EXPECT_EQ(controller.policy2(0, 1.6).p_second, 0.0);  // a point meets it exactly: no mix
   EXPECT_EQ(controller.policy2(0, 1.6).first, 2u);
   EXPECT_FALSE(controller.policy2(0, 3.0).reachable);
 }
 
-TEST(RuntimeAdapt, Policy2MeetsTheTargetSpeedupInExpectationAndIsSeeded) {
+TEST(RuntimeAdapt, Policy2MeetsTheTargetTimeInExpectationAndIsSeeded) {
   const AdaptTable table = synthetic_table();
   AdaptOptions options;
   options.policy = 2;
@@ -85,17 +87,19 @@ TEST(RuntimeAdapt, Policy2MeetsTheTargetSpeedupInExpectationAndIsSeeded) {
   options.seed = 11;
   const std::vector<ClockStep> schedule = {{1000, 20000}};
   const AdaptResult result = run_adaptation(table, schedule, options);
-  double speedup_sum = 0;
+  double time_sum = 0;
   int a = 0, b = 0;
   for (const InvocationRecord& r : result.invocations) {
-    speedup_sum += 10e-3 / r.time_s;
+    time_sum += r.time_s;
     a += r.point == "A";
     b += r.point == "B";
   }
   EXPECT_EQ(a + b, 20000);
-  // Standard error of the mean speedup: 0.35 * sqrt(p (1 - p) / n) = 0.0012; allow 4 of them.
-  EXPECT_NEAR(speedup_sum / 20000, 1.45, 0.005);
-  EXPECT_NEAR(result.steps[0].avg_qos, (1 - 0.2 / 0.35) * 89 + 0.2 / 0.35 * 87, 1e-9);
+  // The mean time meets the target; its standard error, (T1 - T2) sqrt(p (1 - p) / n), is 9e-4 of
+  // the target: allow about 3 of them.
+  const double p_time = (1 / 1.25 - 1 / 1.45) / (1 / 1.25 - 1 / 1.6);
+  EXPECT_NEAR(time_sum / 20000 / options.target_s, 1.0, 0.003);
+  EXPECT_NEAR(result.steps[0].avg_qos, (1 - p_time) * 89 + p_time * 87, 1e-9);
 
   const AdaptResult again = run_adaptation(table, schedule, options);
   options.seed = 12;
