@@ -174,12 +174,18 @@ std::vector<std::size_t> AdaptController::frontier(std::size_t clock) const {
   return kept;
 }
 
-Choice AdaptController::policy1(std::size_t clock, double required_speedup) const {
-  const std::vector<std::size_t> points = frontier(clock);
-  // Frontier speedups increase strictly: binary search for the first that is fast enough.
-  auto it = std::lower_bound(points.begin(), points.end(), required_speedup, [&](std::size_t point, double required) {
+// Frontier speedups increase strictly: binary search for the first point that is fast enough.
+std::vector<std::size_t>::const_iterator AdaptController::first_fast_enough(const std::vector<std::size_t>& points,
+                                                                            std::size_t clock,
+                                                                            double required_speedup) const {
+  return std::lower_bound(points.begin(), points.end(), required_speedup, [&](std::size_t point, double required) {
     return speedup(point, clock) < required * (1 - kSpeedupRounding);
   });
+}
+
+Choice AdaptController::policy1(std::size_t clock, double required_speedup) const {
+  const std::vector<std::size_t> points = frontier(clock);
+  auto it = first_fast_enough(points, clock, required_speedup);
   Choice choice;
   choice.required_speedup = required_speedup;
   if (it == points.end()) {
@@ -192,9 +198,7 @@ Choice AdaptController::policy1(std::size_t clock, double required_speedup) cons
 
 Choice AdaptController::policy2(std::size_t clock, double required_speedup) const {
   const std::vector<std::size_t> points = frontier(clock);
-  auto it = std::lower_bound(points.begin(), points.end(), required_speedup, [&](std::size_t point, double required) {
-    return speedup(point, clock) < required * (1 - kSpeedupRounding);
-  });
+  auto it = first_fast_enough(points, clock, required_speedup);
   Choice choice;
   choice.required_speedup = required_speedup;
   if (it == points.end()) {

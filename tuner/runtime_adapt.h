@@ -92,6 +92,11 @@ class AdaptController {
   // each faster than the previous one and with lower QoS (a point that is slower and no better
   // than another is never the cheapest choice).
   std::vector<std::size_t> frontier(std::size_t clock) const;
+ private:
+  std::vector<std::size_t>::const_iterator first_fast_enough(const std::vector<std::size_t>& points, std::size_t clock,
+                                                              double required_speedup) const;
+
+ public:
   double speedup(std::size_t point, std::size_t clock) const;
   // Policy 1: the frontier point with the smallest speedup >= required (binary search); the
   // fastest when none is fast enough.
