@@ -10,11 +10,12 @@
 
 namespace coda::cli {
 
-Graph load_model(const std::string& spec, std::uint64_t seed) {
+Graph load_model(const std::string& spec, std::uint64_t seed, bool shapes_only) {
   const std::string zoo_prefix = "zoo:";
   if (spec.compare(0, zoo_prefix.size(), zoo_prefix) == 0) {
     ZooOptions options;
     options.seed = seed;
+    options.shapes_only = shapes_only;
     return build_zoo_model_from_spec(spec.substr(zoo_prefix.size()), options);
   }
   return load_onnx(spec);

@@ -12,8 +12,9 @@
 namespace coda::cli {
 
 // An ONNX file, or zoo:NAME[?KEY=VALUE,...] for a network of the model zoo (weights initialised
-// from `seed` unless the spec gives one; see parse_zoo_spec in kernels/zoo.h).
-Graph load_model(const std::string& spec, std::uint64_t seed);
+// from `seed` unless the spec gives one; see parse_zoo_spec in kernels/zoo.h). `shapes_only` builds
+// zoo networks without weight data: enough to simulate or predict, not to run or prune.
+Graph load_model(const std::string& spec, std::uint64_t seed, bool shapes_only = false);
 
 // Parses "data=1x3x224x224" (or just "1x3x224x224" for the first input).
 std::map<std::string, Shape> parse_shape_overrides(const std::vector<std::string>& specs);

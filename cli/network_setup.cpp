@@ -2,14 +2,16 @@
 
 #include "cli/model_source.h"
 #include "kernels/error.h"
+#include "kernels/approx/knob_catalog.h"
 #include "kernels/executor.h"
 
 namespace coda::cli {
 
-NetworkSetup load_network(const std::string& model, int batch, const std::vector<std::string>& shapes,
-                          const ApproxOptions& approx, std::uint64_t seed) {
-  std::unique_ptr<ApproxSession> session = approx.make_session(seed);
-  NetworkSetup network{load_model(model, seed), {}};
+namespace {
+
+NetworkSetup prepare_network(Graph loaded, const std::string& model, int batch, const std::vector<std::string>& shapes,
+                             const ApproxSession* session) {
+  NetworkSetup network{std::move(loaded), {}};
   Graph& graph = network.graph;
   try {
     // --batch re-binds the leading dimension of every input, also for models exported at batch 1.
@@ -26,6 +28,33 @@ NetworkSetup load_network(const std::string& model, int batch, const std::vector
     rethrow_with_context(model, e);
   }
   return network;
+}
+
+bool prunes(const ApproxConfig& config) {
+  auto transforms = [](const OpChoice& choice) {
+    const Knob* knob = knob_catalog().find(choice.knob);
+    return knob != nullptr && knob->transforms_graph();
+  };
+  if (transforms(config.defaults) || (config.has_all && transforms(config.all))) return true;
+  for (const auto& entry : config.ops)
+    if (transforms(entry.second)) return true;
+  return false;
+}
+
+}  // namespace
+
+NetworkSetup load_network(const std::string& model, int batch, const std::vector<std::string>& shapes,
+                          const ApproxOptions& approx, std::uint64_t seed) {
+  std::unique_ptr<ApproxSession> session = approx.make_session(seed);
+  return prepare_network(load_model(model, seed), model, batch, shapes, session.get());
+}
+
+NetworkSetup load_network_for_costs(const std::string& model, int batch, const ApproxConfig* config,
+                                    std::uint64_t seed) {
+  std::unique_ptr<ApproxSession> session;
+  if (config) session = std::make_unique<ApproxSession>(*config, knob_catalog(), seed);
+  const bool shapes_only = config == nullptr || !prunes(*config);
+  return prepare_network(load_model(model, seed, shapes_only), model, batch, {}, session.get());
 }
 
 }  // namespace coda::cli

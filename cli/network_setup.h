@@ -23,4 +23,9 @@ struct NetworkSetup {
 NetworkSetup load_network(const std::string& model, int batch, const std::vector<std::string>& shapes,
                           const ApproxOptions& approx, std::uint64_t seed);
 
+// The same for a configuration already in memory (null: the exact network). Zoo networks are built
+// without weight data unless a knob of the configuration prunes (sweeps only simulate or predict).
+NetworkSetup load_network_for_costs(const std::string& model, int batch, const ApproxConfig* config,
+                                    std::uint64_t seed);
+
 }  // namespace coda::cli

@@ -19,4 +19,16 @@ struct ProcessResult {
 ProcessResult run_process(const std::string& binary, const std::vector<std::string>& args,
                           const std::string& scratch_dir);
 
+// A process running in the background (stdout and stderr to files in `scratch_dir`), for tests that
+// signal or kill it mid-run. `extra_env` entries ("NAME=VALUE") are added to the environment.
+struct BackgroundProcess {
+  int pid = -1;
+  int spawn_error = 0;
+  std::string scratch_dir;
+};
+BackgroundProcess start_process(const std::string& binary, const std::vector<std::string>& args,
+                                const std::string& scratch_dir, const std::vector<std::string>& extra_env = {});
+// Waits for it to end; exit code as in ProcessResult (128 + signal when killed), with its output.
+ProcessResult wait_process(const BackgroundProcess& process);
+
 }  // namespace coda::test
