@@ -17,6 +17,7 @@
 #include "cli/network_setup.h"
 #include "cli/progress.h"
 #include "kernels/error.h"
+#include "kernels/parallel.h"
 #include "traces/results_store.h"
 #include "tuner/curve.h"
 #include "tuner/sweep_mpi.h"
@@ -134,17 +135,22 @@ class SweepCommand : public Command {
     export_->add_option("--csv", export_csv_, "CSV file to write")->required();
   }
 
-  int execute(const CommonOptions&) override {
+  int execute(const CommonOptions& common) override {
     if (merge_->parsed()) return merge();
     if (export_->parsed()) return export_csv();
     if (spec_.empty() || db_.empty()) throw BadInput("coda sweep needs --spec SPEC.yaml and --db RESULTS.sqlite");
-    return run();
+    return run(common);
   }
 
  private:
-  int run() {
+  int run(const CommonOptions& common) {
     std::unique_ptr<tuner::MpiSession> mpi;
-    if (tuner::started_by_mpirun()) mpi = std::make_unique<tuner::MpiSession>();
+    if (tuner::started_by_mpirun()) {
+      mpi = std::make_unique<tuner::MpiSession>();
+      // A rank per core: kernel threads of one rank would only take cores from the others (and
+      // OpenMP's spinning idle threads would do so even between parallel regions).
+      if (common.threads == 0) set_thread_count(1);
+    }
     const bool writer = !mpi || mpi->rank() == 0;
 
     // Rank 0 checks everything before any rank works; the others follow its verdict.
@@ -176,15 +182,24 @@ class SweepCommand : public Command {
           summary.in_shard = static_cast<int64_t>(pending.size());
         }
         summary.already_stored = summary.in_shard - static_cast<int64_t>(pending.size());
+        if (!dry_run_) plan->evaluator->warm_up(pending);
       } catch (const BadInput& e) {
         problem = e;
+      }
+    } else {
+      // Workers load their first networks while rank 0 validates; a spec it refuses ends them below.
+      try {
+        plan = std::make_unique<SweepPlan>(spec_);
+        plan->evaluator->warm_up(plan->points);
+      } catch (const BadInput&) {
+        plan.reset();
       }
     }
     const bool go_on = mpi ? mpi->agree(!problem && !dry_run_) : !problem;
     if (problem) throw *problem;
     if (!writer) {
       if (!go_on) return dry_run_ ? 0 : 2;  // rank 0 reports
-      plan = std::make_unique<SweepPlan>(spec_);
+      if (!plan) plan = std::make_unique<SweepPlan>(spec_);  // rank 0 read the spec fine: so will this rank
       tuner::run_sweep_mpi(*mpi, plan->spec, *plan->evaluator, nullptr, plan->points, {}, options_);
       return 0;
     }

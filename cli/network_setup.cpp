@@ -30,10 +30,12 @@ NetworkSetup prepare_network(Graph loaded, const std::string& model, int batch, 
   return network;
 }
 
-bool prunes(const ApproxConfig& config) {
+// Pruning ranks filters by their weights, and the LightNN model counts the shift terms present in
+// each layer's quantized weights (its energy follows them), so those knobs need the weight data.
+bool needs_weights(const ApproxConfig& config) {
   auto transforms = [](const OpChoice& choice) {
     const Knob* knob = knob_catalog().find(choice.knob);
-    return knob != nullptr && knob->transforms_graph();
+    return knob != nullptr && (knob->transforms_graph() || knob->family == KnobFamily::ShiftAdd);
   };
   if (transforms(config.defaults) || (config.has_all && transforms(config.all))) return true;
   for (const auto& entry : config.ops)
@@ -53,7 +55,7 @@ NetworkSetup load_network_for_costs(const std::string& model, int batch, const A
                                     std::uint64_t seed) {
   std::unique_ptr<ApproxSession> session;
   if (config) session = std::make_unique<ApproxSession>(*config, knob_catalog(), seed);
-  const bool shapes_only = config == nullptr || !prunes(*config);
+  const bool shapes_only = config == nullptr || !needs_weights(*config);
   return prepare_network(load_model(model, seed, shapes_only), model, batch, {}, session.get());
 }
 

@@ -24,7 +24,8 @@ NetworkSetup load_network(const std::string& model, int batch, const std::vector
                           const ApproxOptions& approx, std::uint64_t seed);
 
 // The same for a configuration already in memory (null: the exact network). Zoo networks are built
-// without weight data unless a knob of the configuration prunes (sweeps only simulate or predict).
+// without weight data unless a knob of the configuration needs it (pruning, LightNN shift-add):
+// sweeps only simulate or predict, and their results equal `coda simulate`'s.
 NetworkSetup load_network_for_costs(const std::string& model, int batch, const ApproxConfig* config,
                                     std::uint64_t seed);
 

@@ -18,16 +18,6 @@
 namespace coda::sim {
 namespace {
 
-// Present shift terms per weight, averaged over the layer's quantized weights (the knob's
-// nominal K for a shapes-only graph).
-double terms_per_weight(const UnitContext& context) {
-  std::optional<ShiftAddWeights> q = layer_shift_add_weights(context);
-  if (!q || q->codes.empty()) return context.knob.terms;
-  double present = 0;
-  for (ShiftTerm term : q->codes) present += term.present() ? 1 : 0;
-  return present / static_cast<double>(q->filters * q->filter_size);
-}
-
 class LightnnModel : public UnitModel {
  public:
   OpWork work(const OpWorkload& w, const UnitContext& context) const override {
@@ -47,7 +37,7 @@ class LightnnModel : public UnitModel {
     }
     work.compute_cycles = cycles_per_group * static_cast<double>(g.groups);
 
-    double terms = terms_per_weight(context);
+    double terms = lightnn_terms_per_weight(context);
     double macs = w.macs;
     work.energy_j["lightnn.shift_add"] = macs * (terms * (p.shift_pj + p.add_pj) + p.add_pj) * 1e-12;
     double row_tiles = std::ceil(static_cast<double>(g.m) / p.rows);

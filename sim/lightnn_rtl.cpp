@@ -48,6 +48,27 @@ std::optional<ShiftAddWeights> layer_shift_add_weights(const UnitContext& contex
   return quantize_shift_add(weights.constant->f32(), layout, ShiftAddParams::from_knob(context.knob));
 }
 
+namespace {
+
+double quantized_terms_per_weight(const UnitContext& context) {
+  std::optional<ShiftAddWeights> q = layer_shift_add_weights(context);
+  if (!q || q->codes.empty()) return context.knob.terms;
+  double present = 0;
+  for (ShiftTerm term : q->codes) present += term.present() ? 1 : 0;
+  return present / static_cast<double>(q->filters * q->filter_size);
+}
+
+}  // namespace
+
+double lightnn_terms_per_weight(const UnitContext& context) {
+  if (context.weight_cache == nullptr) return quantized_terms_per_weight(context);
+  const int node = static_cast<int>(context.report.node - context.graph.nodes.data());
+  if (std::optional<double> known = context.weight_cache->find(node, context.knob.id)) return *known;
+  const double terms = quantized_terms_per_weight(context);
+  context.weight_cache->store(node, context.knob.id, terms);
+  return terms;
+}
+
 hw::ArrayGeometry lightnn_geometry(const LightnnParams& params, int activation_bits) {
   hw::ArrayGeometry geometry;
   geometry.rows = params.rows;

@@ -17,6 +17,10 @@ namespace coda::sim {
 // weight data (a shapes-only graph).
 std::optional<ShiftAddWeights> layer_shift_add_weights(const UnitContext& context);
 
+// Present shift terms per weight, averaged over the op's quantized weights (the knob's nominal K
+// for a shapes-only graph), through the context's weight cache when it has one.
+double lightnn_terms_per_weight(const UnitContext& context);
+
 hw::ArrayGeometry lightnn_geometry(const LightnnParams& params, int activation_bits);
 bool lightnn_rtl_eligible(const GemmShape& gemm, const LightnnParams& params);
 // Cycles of one group of the GEMM measured on the Verilated array.

@@ -7,6 +7,7 @@
 #include "kernels/approx/knob_catalog.h"
 #include "kernels/error.h"
 #include "kernels/executor.h"
+#include "sim/lightnn_rtl.h"
 #include "sim/soc.h"
 
 namespace coda::sim {
@@ -62,7 +63,7 @@ void build_jobs(const Graph& graph, const std::vector<NodeReport>& reports, cons
     const UnitModel& model = unit_model(unit);
     if (!model.present(platform))
       throw BadInput(node.describe() + ": placed on " + unit + ", which platform " + platform.name + " does not have");
-    UnitContext context{platform, graph, report, knob, options.rtl_fidelity, options.seed};
+    UnitContext context{platform, graph, report, knob, options.rtl_fidelity, options.seed, options.weight_cache};
     Job job;
     job.unit = static_cast<int>(unit_it - unit_names.begin());
     job.work = model.work(workload, context);
@@ -193,6 +194,16 @@ void summarise(const SocRun& run, const Platform& platform, SimResult& result) {
 
 }  // namespace
 
+void precompute_weight_stats(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform,
+                             LayerWeightCache& cache) {
+  const std::vector<NodeReport> reports = analyse_graph(graph);
+  for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
+    if (choices[n].unit != Unit::LightNN) continue;
+    const UnitContext context{platform, graph, reports[n], knob_of(choices[n].knob), false, 0, &cache};
+    lightnn_terms_per_weight(context);
+  }
+}
+
 std::vector<OpChoice> auto_placement(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform) {
   std::vector<NodeReport> reports = analyse_graph(graph);
   std::vector<OpChoice> placed = choices;
@@ -203,7 +214,7 @@ std::vector<OpChoice> auto_placement(const Graph& graph, const std::vector<OpCho
     double best = -1;
     for (Unit unit : {Unit::Gpu, Unit::Cpu}) {
       const UnitModel& model = unit_model(unit_name(unit));
-      UnitContext context{platform, graph, reports[n], knob, false, 0};
+      UnitContext context{platform, graph, reports[n], knob, false, 0, nullptr};
       double seconds = standalone_seconds(model, model.work(workload, context), platform);
       if (best < 0 || seconds < best) {
         best = seconds;

@@ -14,6 +14,7 @@
 #include "kernels/approx/approx_config.h"
 #include "kernels/graph.h"
 #include "sim/dvfs_plan.h"
+#include "sim/layer_weight_cache.h"
 #include "sim/platform.h"
 #include "sim/sim_result.h"
 
@@ -28,6 +29,9 @@ struct SimOptions {
   bool rtl_fidelity = false;     // LightNN: small layers run on the Verilated array
   DvfsPlan dvfs;
   std::uint64_t seed = 0;
+  // Optional: weight statistics of `graph` kept across simulations of the same graph (see
+  // LayerWeightCache); null computes them afresh.
+  LayerWeightCache* weight_cache = nullptr;
 };
 
 // `graph` is prepared (shapes bound, pruning applied) and `choices` has one entry per node
@@ -35,6 +39,12 @@ struct SimOptions {
 // run it.
 SimResult simulate(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform,
                    const SimOptions& options);
+
+// Fills `cache` with the weight statistics simulating `graph` with `choices` needs (the LightNN
+// ops' shift terms), ahead of the first simulation: a sweep's ranks warm up while the first one
+// validates the spec.
+void precompute_weight_stats(const Graph& graph, const std::vector<OpChoice>& choices, const Platform& platform,
+                             LayerWeightCache& cache);
 
 // What each rail reads while nothing runs, every unit at its start clock (VDD_IN included): the
 // static draw a simulation charges over its whole length. Predictors use it to split a network's

@@ -13,6 +13,7 @@
 
 #include "kernels/approx/knob_catalog.h"
 #include "sim/op_workload.h"
+#include "sim/layer_weight_cache.h"
 #include "sim/platform.h"
 
 namespace coda::sim {
@@ -40,6 +41,7 @@ struct UnitContext {
   const Knob& knob;
   bool rtl_fidelity = false;  // LightNN: run small layers on the Verilated array
   std::uint64_t seed = 0;
+  LayerWeightCache* weight_cache = nullptr;  // SimOptions::weight_cache
 };
 
 class UnitModel {

@@ -166,7 +166,7 @@ SweepEvaluator::PointSetup SweepEvaluator::setup_of(const SweepPoint& point) con
   return setup;
 }
 
-const SweepNetwork& SweepEvaluator::network_for(const std::string& model, const std::string& config, int batch) {
+SweepEvaluator::CachedNetwork& SweepEvaluator::network_for(const std::string& model, const std::string& config, int batch) {
   const std::string model_path = spec_.resolved_network(model), config_path = spec_.resolved_config(config);
   const std::string cache_key = model_path + "|" + config_path + "|" + std::to_string(batch);
   auto found = networks_.find(cache_key);
@@ -184,7 +184,30 @@ const SweepNetwork& SweepEvaluator::network_for(const std::string& model, const 
     network_order_.erase(network_order_.begin());
   }
   network_order_.push_back(cache_key);
-  return networks_.emplace(cache_key, std::move(network)).first->second;
+  return networks_.emplace(cache_key, CachedNetwork{std::move(network), {}}).first->second;
+}
+
+std::string SweepEvaluator::network_key(const SweepPoint& point) const {
+  const PointSetup setup = setup_of(point);
+  return setup.model + "|" + setup.config + "|" + std::to_string(setup.batch);
+}
+
+void SweepEvaluator::warm_up(const std::vector<SweepPoint>& points) {
+  std::set<std::string> warmed;
+  for (const SweepPoint& point : points) {
+    if (warmed.size() >= kNetworksKept) break;
+    try {
+      const PointSetup setup = setup_of(point);
+      if (!warmed.insert(setup.model + "|" + setup.config + "|" + std::to_string(setup.batch)).second) continue;
+      CachedNetwork& cached = network_for(setup.model, setup.config, setup.batch);
+      if (!predictor_) {
+        const sim::Platform platform = sim::Platform::parse(platform_text_, platform_source_, setup.overrides);
+        sim::precompute_weight_stats(cached.network.graph, cached.network.choices, platform, cached.weights);
+      }
+    } catch (const BadInput&) {
+      // Validation names the problem; warming up only saves time.
+    }
+  }
 }
 
 void SweepEvaluator::validate(const std::vector<SweepPoint>& points) {
@@ -223,7 +246,7 @@ void SweepEvaluator::validate(const std::vector<SweepPoint>& points) {
       }
       const SweepNetwork* network = nullptr;
       if (!placed_units.count(network_key) || check_coverage) {
-        network = &network_for(setup.model, setup.config, setup.batch);
+        network = &network_for(setup.model, setup.config, setup.batch).network;
         std::map<std::string, std::string>& first_op = placed_units[network_key];
         for (std::size_t n = 0; n < network->graph.nodes.size(); ++n)
           first_op.emplace(unit_name(network->choices[n].unit), network->graph.nodes[n].describe());
@@ -265,7 +288,8 @@ traces::SweepRecord SweepEvaluator::evaluate(const SweepPoint& point) {
   try {
     const PointSetup setup = setup_of(point);
     const sim::Platform platform = sim::Platform::parse(platform_text_, platform_source_, setup.overrides);
-    const SweepNetwork& network = network_for(setup.model, setup.config, setup.batch);
+    CachedNetwork& cached = network_for(setup.model, setup.config, setup.batch);
+    const SweepNetwork& network = cached.network;
     const sim::Placement placement = spec_.placement == "auto" ? sim::Placement::Auto : sim::Placement::Configured;
     sim::SimResult result;
     if (predictor_) {
@@ -284,6 +308,7 @@ traces::SweepRecord SweepEvaluator::evaluate(const SweepPoint& point) {
       options.placement = placement;
       // From the key, not from the order of evaluation: any rank or resumed run draws the same noise.
       options.seed = spec_.seed ^ fnv1a64(record.key);
+      options.weight_cache = &cached.weights;
       result = sim::simulate(network.graph, network.choices, platform, options);
     }
 

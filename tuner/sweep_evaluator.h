@@ -14,6 +14,7 @@
 
 #include "kernels/approx/approx_config.h"
 #include "kernels/graph.h"
+#include "sim/layer_weight_cache.h"
 #include "traces/results_store.h"
 #include "tuner/sweep_spec.h"
 
@@ -54,6 +55,14 @@ class SweepEvaluator {
   // the point's index). Simulates nothing: each platform and network is only read once.
   void validate(const std::vector<SweepPoint>& points);
 
+  // "model|config|batch": points with the same one share a loaded network.
+  std::string network_key(const SweepPoint& point) const;
+
+  // Loads the networks of the first points (as many as the evaluator keeps) with their weight
+  // statistics, so that evaluation starts warm; MPI workers do this while rank 0 validates. Points
+  // that cannot be set up are skipped (validation reports them).
+  void warm_up(const std::vector<SweepPoint>& points);
+
   // Evaluates one point. Problems the point itself causes at evaluation time become a record
   // with status "error" (the sweep goes on); simulator seeds derive from the spec seed and the
   // point's key, so a point's result does not depend on which process or rank evaluates it or when.
@@ -66,7 +75,12 @@ class SweepEvaluator {
     int batch = 1;
   };
   PointSetup setup_of(const SweepPoint& point) const;
-  const SweepNetwork& network_for(const std::string& model, const std::string& config, int batch);
+  // A loaded network with the weight statistics the simulator keeps for it across points.
+  struct CachedNetwork {
+    SweepNetwork network;
+    sim::LayerWeightCache weights;
+  };
+  CachedNetwork& network_for(const std::string& model, const std::string& config, int batch);
 
   SweepSpec spec_;
   SweepNetworkLoader loader_;
@@ -74,7 +88,7 @@ class SweepEvaluator {
   std::string platform_text_;    // the base platform file, read once
   std::string platform_source_;
   std::unique_ptr<models::LayerPredictor> predictor_;
-  std::map<std::string, SweepNetwork> networks_;  // "model|config|batch", a few kept
+  std::map<std::string, CachedNetwork> networks_;  // "model|config|batch", a few kept
   std::vector<std::string> network_order_;        // networks_ keys, least recently used first
 };
 

@@ -4,11 +4,16 @@
 #include <chrono>
 #include <cstdlib>
 #include <deque>
+#include <list>
+#include <map>
+#include <optional>
 #include <unordered_map>
 
 #include <boost/mpi/collectives.hpp>
 #include <boost/mpi/communicator.hpp>
 #include <boost/mpi/environment.hpp>
+#include <boost/mpi/nonblocking.hpp>
+#include <boost/mpi/request.hpp>
 #include <boost/serialization/string.hpp>
 #include <boost/serialization/vector.hpp>
 
@@ -24,37 +29,99 @@ constexpr int kTagRecords = 2;  // worker -> rank 0: the chunk's records as JSON
 // so a worker never waits for rank 0 to finish the point it is evaluating itself.
 constexpr int kChunksInFlight = 2;
 
-// Chunks small enough that the last ones balance the ranks' finishing times, large enough that
-// messages stay rare next to evaluation: about eight chunks per rank, at most one batch.
-std::size_t chunk_size(std::size_t pending, int ranks, int batch_points) {
-  const std::size_t per_rank = pending / (static_cast<std::size_t>(ranks) * 8);
-  return std::clamp<std::size_t>(per_rank, 1, static_cast<std::size_t>(std::max(1, batch_points)));
+// Guided self-scheduling: a chunk is a share of what is left (about a quarter of each rank's
+// part), capped at one batch, so chunks are large while much remains (messages stay rare next to
+// evaluation) and shrink to single points at the end (no rank sits on a long tail while the
+// others idle).
+std::size_t chunk_size(std::size_t remaining, int ranks, int batch_points) {
+  const std::size_t share = remaining / (static_cast<std::size_t>(ranks) * 4);
+  return std::clamp<std::size_t>(share, 1, static_cast<std::size_t>(std::max(1, batch_points)));
 }
 
+// OpenMPI's blocking send returns only once the receiver has matched the message, so every send
+// here is non-blocking: a rank never waits for another to finish the point it is evaluating.
 void worker_loop(const mpi::communicator& world, SweepEvaluator& evaluator, const std::vector<SweepPoint>& design) {
   std::unordered_map<int64_t, const SweepPoint*> by_index;
   for (const SweepPoint& point : design) by_index.emplace(point.index, &point);
+  std::vector<std::string> outgoing;
+  std::optional<mpi::request> sending;
   for (;;) {
     std::vector<int64_t> chunk;
     world.recv(0, kTagWork, chunk);
-    if (chunk.empty()) return;
+    if (chunk.empty()) break;
     std::vector<std::string> records;
     for (int64_t index : chunk) {
       traces::SweepRecord record = evaluator.evaluate(*by_index.at(index));
       record.rank = world.rank();
       records.push_back(traces::sweep_record_to_json(record));
     }
-    world.send(0, kTagRecords, records);
+    if (sending) sending->wait();
+    outgoing = std::move(records);
+    sending = world.isend(0, kTagRecords, outgoing);
   }
+  if (sending) sending->wait();
 }
+
+// Pending points grouped by the network they load (model, configuration, batch), in design order.
+// A rank keeps taking points of the group it works on, so each network is loaded by as few ranks
+// as the balance allows; a rank whose group ran out takes the first group no other rank works on,
+// or else shares the largest.
+class AffinityQueue {
+ public:
+  AffinityQueue(const std::vector<SweepPoint>& pending, const SweepEvaluator& evaluator, int ranks)
+      : current_(static_cast<std::size_t>(ranks), -1), remaining_(pending.size()) {
+    std::map<std::string, std::size_t> group_of;
+    for (const SweepPoint& point : pending) {
+      auto [entry, fresh] = group_of.emplace(evaluator.network_key(point), groups_.size());
+      if (fresh) groups_.emplace_back();
+      groups_[entry->second].push_back(point);
+    }
+  }
+
+  bool empty() const { return remaining_ == 0; }
+  std::size_t size() const { return remaining_; }
+
+  std::vector<SweepPoint> take(int rank, std::size_t count) {
+    std::vector<SweepPoint> taken;
+    int& group = current_[static_cast<std::size_t>(rank)];
+    while (taken.size() < count && remaining_ > 0) {
+      if (group < 0 || groups_[static_cast<std::size_t>(group)].empty()) group = next_group(rank);
+      std::deque<SweepPoint>& points = groups_[static_cast<std::size_t>(group)];
+      while (taken.size() < count && !points.empty()) {
+        taken.push_back(std::move(points.front()));
+        points.pop_front();
+        --remaining_;
+      }
+    }
+    return taken;
+  }
+
+ private:
+  int next_group(int rank) const {
+    auto taken_by_other = [&](std::size_t g) {
+      for (std::size_t r = 0; r < current_.size(); ++r)
+        if (static_cast<int>(r) != rank && current_[r] == static_cast<int>(g)) return true;
+      return false;
+    };
+    for (std::size_t g = 0; g < groups_.size(); ++g)
+      if (!groups_[g].empty() && !taken_by_other(g)) return static_cast<int>(g);
+    std::size_t largest = 0;
+    for (std::size_t g = 1; g < groups_.size(); ++g)
+      if (groups_[g].size() > groups_[largest].size()) largest = g;
+    return static_cast<int>(largest);
+  }
+
+  std::vector<std::deque<SweepPoint>> groups_;
+  std::vector<int> current_;  // per rank, the group it takes from
+  std::size_t remaining_;
+};
 
 class Coordinator {
  public:
   Coordinator(const mpi::communicator& world, const SweepSpec& spec, SweepEvaluator& evaluator,
               traces::ResultsStore& store, const std::vector<SweepPoint>& pending, const SweepRunOptions& options)
       : world_(world), spec_(spec), evaluator_(evaluator), store_(store), options_(options),
-        queue_(pending.begin(), pending.end()),
-        chunk_(chunk_size(pending.size(), world.size(), spec.batch_points)),
+        queue_(pending, evaluator, world.size()),
         outstanding_(static_cast<std::size_t>(world.size()), 0),
         released_(static_cast<std::size_t>(world.size()), false) {
     progress_.total = static_cast<int64_t>(pending.size());
@@ -67,9 +134,7 @@ class Coordinator {
       serve_waiting_workers();
       if (!stopping_ && options_.stop && options_.stop->load()) stopping_ = summary_.interrupted = true;
       if (!stopping_ && !queue_.empty()) {
-        const SweepPoint point = queue_.front();
-        queue_.pop_front();
-        accept(evaluator_.evaluate(point));
+        for (const SweepPoint& point : queue_.take(0, 1)) accept(evaluator_.evaluate(point));
         continue;
       }
       if (all_workers_released()) break;
@@ -77,6 +142,7 @@ class Coordinator {
       world_.probe(mpi::any_source, kTagRecords);
     }
     flush();
+    finish_sends();
     return summary_;
   }
 
@@ -87,16 +153,27 @@ class Coordinator {
     const auto w = static_cast<std::size_t>(worker);
     if (!stopping_ && !queue_.empty()) {
       std::vector<int64_t> chunk;
-      while (chunk.size() < chunk_ && !queue_.empty()) {
-        chunk.push_back(queue_.front().index);
-        queue_.pop_front();
-      }
-      world_.send(worker, kTagWork, chunk);
+      for (const SweepPoint& point : queue_.take(worker, chunk_size(queue_.size(), world_.size(), spec_.batch_points)))
+        chunk.push_back(point.index);
+      send_work(worker, std::move(chunk));
       ++outstanding_[w];
     } else if (outstanding_[w] == 0 && !released_[w]) {
-      world_.send(worker, kTagWork, std::vector<int64_t>{});
+      send_work(worker, {});
       released_[w] = true;
     }
+  }
+
+  // The chunk stays alive (and in place) until its send completes.
+  void send_work(int worker, std::vector<int64_t> chunk) {
+    sends_.remove_if([](WorkSend& send) { return static_cast<bool>(send.request.test()); });
+    sends_.emplace_back();
+    sends_.back().chunk = std::move(chunk);
+    sends_.back().request = world_.isend(worker, kTagWork, sends_.back().chunk);
+  }
+
+  void finish_sends() {
+    for (WorkSend& send : sends_) send.request.wait();
+    sends_.clear();
   }
 
   void serve_waiting_workers() {
@@ -140,11 +217,15 @@ class Coordinator {
   SweepEvaluator& evaluator_;
   traces::ResultsStore& store_;
   const SweepRunOptions& options_;
-  std::deque<SweepPoint> queue_;
-  std::size_t chunk_;
+  AffinityQueue queue_;
   std::vector<int> outstanding_;
   std::vector<bool> released_;
   bool stopping_ = false;
+  struct WorkSend {
+    std::vector<int64_t> chunk;
+    mpi::request request;
+  };
+  std::list<WorkSend> sends_;
   std::vector<traces::SweepRecord> buffer_;
   SweepRunSummary summary_;
   SweepProgress progress_;

@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/support/subprocess.h"
 #include "tests/support/temp_files.h"
 #include "traces/results_store.h"
@@ -196,6 +198,35 @@ TEST(SweepCli, TwoMpiRanksGiveTheSameDatabase) {
   std::set<int> ranks;
   for (const traces::SweepRecord& record : records_of(dir.file("two.sqlite"))) ranks.insert(record.rank);
   EXPECT_EQ(ranks, (std::set<int>{0, 1}));
+}
+
+// A sweep point is the simulation `coda simulate` runs for the same settings (the LightNN model's
+// energy follows the quantized weights, so weights are loaded where they matter).
+TEST(SweepCli, PointsEqualCodaSimulate) {
+  TempDir dir;
+  write_bytes(dir.file("sweep.yaml"), R"(name: same
+network: zoo:lenet5
+axes:
+  - config: [exact, knob:81, knob:3]
+  - set: promise.banks
+    values: [8]
+  - set: [lightnn.rows, lightnn.cols]
+    values: [4]
+)");
+  ASSERT_EQ(sweep(dir, "sweep.yaml", "r.sqlite").exit_code, 0);
+  const std::vector<traces::SweepRecord> records = records_of(dir.file("r.sqlite"));
+  ASSERT_EQ(records.size(), 3u);
+  const std::vector<std::vector<std::string>> knob_args{{}, {"--knob", "81"}, {"--knob", "3"}};
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    std::vector<std::string> args{"simulate", "--model", "zoo:lenet5", "--set", "promise.banks=8", "--set",
+                                  "lightnn.rows=4", "--set", "lightnn.cols=4", "--json"};
+    args.insert(args.end(), knob_args[i].begin(), knob_args[i].end());
+    const ProcessResult simulated = run_process(CODA_BINARY, args, dir.file("sim" + std::to_string(i)));
+    ASSERT_EQ(simulated.exit_code, 0) << simulated.err;
+    const nlohmann::json result = nlohmann::json::parse(simulated.out);
+    EXPECT_EQ(records[i].latency_s, result["latency_s"].get<double>()) << records[i].point;
+    EXPECT_EQ(records[i].energy_j, result["energy_j"].get<double>()) << records[i].point;
+  }
 }
 
 TEST(SweepCli, ExportWritesOneCsvRowPerPointWithTheAxes) {
