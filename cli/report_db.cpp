@@ -317,9 +317,19 @@ std::string plot_breakdown(ReportView& view, const PlotWorkspace& workspace) {
   return choice.description;
 }
 
-// Latency (left) and energy (right) medians with min-max bars at every value of one axis.
-void plot_axis(ReportView& view, const std::string& axis, const std::string& stem,
-                      const PlotWorkspace& workspace) {
+// The axis whose values split an axis plot into series: the configuration (or else the network),
+// since platform axes often matter only for some of them (PROMISE banks only where ops run on
+// PROMISE), and a median over all of them would hide that.
+std::string series_axis(const ReportView& view, const std::string& axis) {
+  for (const char* candidate : {"config", "network"})
+    if (candidate != axis && std::find(view.varying.begin(), view.varying.end(), candidate) != view.varying.end())
+      return candidate;
+  return "";
+}
+
+// Latency (top) and energy (bottom) against one axis: per series, the median over the other axes
+// with bars from min to max.
+void plot_axis(ReportView& view, const std::string& axis, const std::string& stem, const PlotWorkspace& workspace) {
   std::vector<std::string> values = view.distinct.at(axis);
   bool numeric = true;
   std::map<std::string, double> number;
@@ -327,56 +337,73 @@ void plot_axis(ReportView& view, const std::string& axis, const std::string& ste
   if (numeric)
     std::stable_sort(values.begin(), values.end(),
                      [&number](const std::string& a, const std::string& b) { return number[a] < number[b]; });
+  const std::string series = series_axis(view, axis);
+  const std::vector<std::string> series_values = series.empty() ? std::vector<std::string>{""} : view.distinct.at(series);
 
   const auto& records = view.results.records;
   std::string data;
   double l_low = std::numeric_limits<double>::infinity(), l_high = -l_low, e_low = l_low, e_high = -l_low;
-  for (std::size_t k = 0; k < values.size(); ++k) {
-    std::vector<double> latencies, energies;
-    for (std::size_t i : view.with_value(axis, values[k])) {
-      latencies.push_back(latency_ms(records[i]));
-      energies.push_back(energy_mj(records[i]));
+  for (std::size_t s = 0; s < series_values.size(); ++s) {
+    for (std::size_t k = 0; k < values.size(); ++k) {
+      std::vector<double> latencies, energies;
+      for (std::size_t i : view.with_value(axis, values[k])) {
+        if (!series.empty() && view.value(i, series) != series_values[s]) continue;
+        latencies.push_back(latency_ms(records[i]));
+        energies.push_back(energy_mj(records[i]));
+      }
+      if (latencies.empty()) continue;
+      const auto [l_min, l_max] = std::minmax_element(latencies.begin(), latencies.end());
+      const auto [e_min, e_max] = std::minmax_element(energies.begin(), energies.end());
+      l_low = std::min(l_low, *l_min);
+      l_high = std::max(l_high, *l_max);
+      e_low = std::min(e_low, *e_min);
+      e_high = std::max(e_high, *e_max);
+      // Series sit a little apart along x so that their bars do not hide each other.
+      const double offset = (static_cast<double>(s) - 0.5 * static_cast<double>(series_values.size() - 1)) * 0.03;
+      const std::string x = numeric ? data_number(number[values[k]]) : data_number(static_cast<double>(k) + offset);
+      data += fmt::format("{} {} {} {} {} {} {} {} {}\n", x, data_number(median(latencies)), data_number(*l_min),
+                          data_number(*l_max), data_number(median(energies)), data_number(*e_min),
+                          data_number(*e_max), data_text(values[k]), data_number(offset));
     }
-    const auto [l_min, l_max] = std::minmax_element(latencies.begin(), latencies.end());
-    const auto [e_min, e_max] = std::minmax_element(energies.begin(), energies.end());
-    l_low = std::min(l_low, *l_min);
-    l_high = std::max(l_high, *l_max);
-    e_low = std::min(e_low, *e_min);
-    e_high = std::max(e_high, *e_max);
-    data += fmt::format("{} {} {} {} {} {} {} {}\n", numeric ? data_number(number[values[k]]) : std::to_string(k),
-                        data_number(median(latencies)), data_number(*l_min), data_number(*l_max),
-                        data_number(median(energies)), data_number(*e_min), data_number(*e_max), data_text(values[k]));
+    data += "\n\n";  // a gnuplot data set per series
   }
   const std::string file = stem + ".dat";
   write_data(workspace, file, data);
 
-  // The two series sit a little apart so that their bars do not hide each other.
-  std::string x_settings, latency_x, energy_x;
+  std::string x_settings;
+  std::string x_column = "1";
   if (numeric) {
     const Range range = padded_range(number[values.front()], number[values.back()], true);
     x_settings = axis_settings("x", range);
-    const double shift = range.log ? std::pow(range.high / range.low, 0.006) : 0.006 * (range.high - range.low);
-    latency_x = range.log ? fmt::format("($1/{})", data_number(shift)) : fmt::format("($1-{})", data_number(shift));
-    energy_x = range.log ? fmt::format("($1*{})", data_number(shift)) : fmt::format("($1+{})", data_number(shift));
+    // A relative shift per series on log axes, an absolute one on linear axes.
+    x_column = range.log ? fmt::format("($1*(1+$9))") : fmt::format("($1+$9*{})", data_number(range.high - range.low));
   } else {
     x_settings = fmt::format("set xrange [-0.5:{}]\n", data_number(static_cast<double>(values.size()) - 0.5));
-    std::size_t longest = 0;
-    for (const std::string& v : values) longest = std::max(longest, v.size());
-    if (longest * values.size() > 90) x_settings += "set xtics rotate by -30\n";
-    latency_x = "($1-0.04)";
-    energy_x = "($1+0.04)";
+    std::string tics = "set xtics (";
+    for (std::size_t k = 0; k < values.size(); ++k)
+      tics += fmt::format("{}{} {}", k ? ", " : "", gnuplot_quoted(values[k]), k);
+    x_settings += tics + ")\n";
   }
-  const std::string tics = numeric ? "" : ":xtic(8)";
-  const Range energy_range = padded_range(e_low, e_high, false);
+  static const char* const kColours[] = {"#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860",
+                                         "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"};
+  auto plot_command = [&](int median_column) {
+    std::string command = "plot ";
+    for (std::size_t s = 0; s < series_values.size(); ++s) {
+      const std::string title = series.empty() ? "all points" : series + " = " + series_values[s];
+      command += fmt::format("{}{} index {} using {}:{}:{}:{} with yerrorlines lw 2 pt 7 lc rgb '{}' title {}",
+                             s ? ", \\\n     " : "", gnuplot_quoted(workspace.file(file)), s, x_column, median_column,
+                             median_column + 1, median_column + 2, kColours[s % 10], gnuplot_quoted(title));
+    }
+    return command + "\n";
+  };
   const std::string body = fmt::format(
-      "set title {}\nset grid\nset key below horizontal\nset xlabel {}\nset ylabel 'latency (ms)'\n"
-      "set y2label 'energy (mJ)'\nset ytics nomirror\nset y2tics\n{}set y2range {}\n{}"
-      "plot {} using {}:2:3:4{} with yerrorlines lw 2 pt 7 lc rgb '#4c72b0' title 'latency (ms, left axis)', \\\n"
-      "     '' using {}:5:6:7{} axes x1y2 with yerrorlines lw 2 pt 5 lc rgb '#dd8452' title 'energy (mJ, right axis)'\n",
-      gnuplot_quoted(fmt::format("{}: latency and energy vs {}\nmedian over the other axes, bars from min to max",
-                                 view.title(), axis)),
-      gnuplot_quoted(axis), axis_settings("y", padded_range(l_low, l_high, false)), energy_range.gnuplot(), x_settings,
-      gnuplot_quoted(workspace.file(file)), latency_x, tics, energy_x, tics);
+      "set multiplot layout 2,1 title {}\nset grid\nset key outside right top vertical\n{}"
+      "set xlabel ''\nset ylabel 'latency (ms)'\n{}{}"
+      "set xlabel {}\nset ylabel 'energy (mJ)'\nunset logscale y\n{}{}unset multiplot\n",
+      gnuplot_quoted(fmt::format("{}: latency and energy vs {}\nmedian over the other axes{}, bars from min to max",
+                                 view.title(), axis, series.empty() ? "" : ", per " + series)),
+      x_settings, axis_settings("y", padded_range(l_low, l_high, true)), plot_command(2), gnuplot_quoted(axis),
+      axis_settings("y", padded_range(e_low, e_high, true)), plot_command(5));
   for (const std::string& produced : plot_png_and_svg(workspace, stem, body)) view.files.push_back(produced);
 }
 
@@ -455,9 +482,12 @@ std::string index_markdown(const ReportView& view, const std::string& breakdown_
                           " as lines.");
   md += image_section("Energy breakdown", "energy_breakdown",
                       fmt::format("Pareto-front points labelled as in the table above ({}).", breakdown_description));
-  for (const auto& [axis, stem] : axis_plots)
+  for (const auto& [axis, stem] : axis_plots) {
+    const std::string series = series_axis(view, axis);
     md += image_section("Across " + axis, stem,
-                        "Latency (left axis) and energy (right axis): median over the other axes, bars from min to max.");
+                        "Latency (top) and energy (bottom): median over the other axes" +
+                            (series.empty() ? std::string() : ", one line per " + series) + ", bars from min to max.");
+  }
   if (axis_plots.empty()) md += "No axis takes more than one value among the successful points: no per-axis plots.\n\n";
 
   if (view.errors > 0) {

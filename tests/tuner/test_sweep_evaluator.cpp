@@ -22,6 +22,7 @@
 #include "sim/simulate.h"
 #include "tests/support/bad_input.h"
 #include "tests/support/temp_files.h"
+#include "tests/tuner/sweep_fixtures.h"
 #include "tuner/sweep_evaluator.h"
 
 namespace coda::sim {
@@ -30,31 +31,6 @@ extern const char* const kBuiltinPlatformTx2;
 
 namespace coda::tuner {
 namespace {
-
-// zoo:NAME at a batch size, with "exact" or "knob:ID" (every op it applies to), as the command
-// line builds networks. `loads` counts the calls.
-SweepNetwork load_zoo(const std::string& model, const std::string& config, int batch) {
-  if (model.rfind("zoo:", 0) != 0) throw BadInput(model + ": not a zoo model");
-  ZooOptions options;
-  options.batch = batch;
-  options.shapes_only = true;
-  SweepNetwork network{build_zoo_model_from_spec(model.substr(4), options), {}};
-  prepare_graph(network.graph);
-  if (config == "exact") {
-    network.choices.resize(network.graph.nodes.size());
-    return network;
-  }
-  if (config.rfind("knob:", 0) != 0) throw BadInput(config + ": not a configuration this test loads");
-  ApproxConfig approx;
-  approx.source = config;
-  approx.has_all = true;
-  approx.all.knob = std::stoi(config.substr(5));
-  approx.all_unit_given = false;
-  ApproxSession session(approx, knob_catalog(), 0);
-  session.apply_pruning(network.graph);
-  network.choices = session.resolve(network.graph);
-  return network;
-}
 
 SweepSpec spec_from(const std::string& text) { return SweepSpec::parse(text, "spec.yaml", ""); }
 
