@@ -196,7 +196,11 @@ class SweepCommand : public Command {
       }
     }
     const bool go_on = mpi ? mpi->agree(!problem && !dry_run_) : !problem;
-    if (problem) throw *problem;
+    if (problem) {
+      // MPI ends cleanly first: Boost.MPI aborts the whole job when MPI ends during an exception.
+      mpi.reset();
+      throw *problem;
+    }
     if (!writer) {
       if (!go_on) return dry_run_ ? 0 : 2;  // rank 0 reports
       if (!plan) plan = std::make_unique<SweepPlan>(spec_);  // rank 0 read the spec fine: so will this rank

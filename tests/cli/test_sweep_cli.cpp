@@ -229,6 +229,21 @@ axes:
   }
 }
 
+TEST(SweepCli, BadSpecUnderMpiExitsTwoOnEveryRank) {
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun is not installed";
+  setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);  // as in TwoMpiRanksGiveTheSameDatabase
+  TempDir dir;
+  write_bytes(dir.file("bad.yaml"), "name: x\naxes:\n  - set: promise.bankz\n    values: [64]\n");
+  const ProcessResult r = run_process("/usr/bin/env", {"mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe",
+                                                       CODA_BINARY, "sweep", "--spec", dir.file("bad.yaml"), "--db",
+                                                       dir.file("r.sqlite")},
+                                      dir.file("mpi"));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("coda: error: " + dir.file("bad.yaml")), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("MPI_ABORT"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir.file("r.sqlite")));
+}
+
 TEST(SweepCli, ExportWritesOneCsvRowPerPointWithTheAxes) {
   TempDir dir;
   write_bytes(dir.file("sweep.yaml"), kSmallSpec);
