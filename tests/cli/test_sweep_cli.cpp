@@ -184,6 +184,9 @@ TEST(SweepCli, TwoMpiRanksGiveTheSameDatabase) {
   // OpenMPI keeps some allocations until the process ends; LeakSanitizer would report them as leaks
   // in ASan builds. This test's process (ctest runs each test alone) and its children skip that check.
   setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);
+  // Containers often forbid the cross-memory attach OpenMPI's shared-memory transport uses for
+  // large messages; the sweep's messages are small, so plain copies lose nothing.
+  setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
   TempDir dir;
   write_bytes(dir.file("sweep.yaml"), kSmallSpec);
   ASSERT_EQ(sweep(dir, "sweep.yaml", "one.sqlite").exit_code, 0);
@@ -232,6 +235,7 @@ axes:
 TEST(SweepCli, BadSpecUnderMpiExitsTwoOnEveryRank) {
   if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun is not installed";
   setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);  // as in TwoMpiRanksGiveTheSameDatabase
+  setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
   TempDir dir;
   write_bytes(dir.file("bad.yaml"), "name: x\naxes:\n  - set: promise.bankz\n    values: [64]\n");
   const ProcessResult r = run_process("/usr/bin/env", {"mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe",
