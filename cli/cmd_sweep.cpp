@@ -144,6 +144,9 @@ class SweepCommand : public Command {
 
  private:
   int run(const CommonOptions& common) {
+    // From the start, so that a stop requested while the spec is being checked (or a signal mpirun
+    // forwards to a worker) is honoured rather than killing the process.
+    StopOnSignals signals;
     std::unique_ptr<tuner::MpiSession> mpi;
     if (tuner::started_by_mpirun()) {
       mpi = std::make_unique<tuner::MpiSession>();
@@ -217,12 +220,9 @@ class SweepCommand : public Command {
       bar.update(progress.done, progress.errors ? fmt::format("{} errors", progress.errors) : std::string());
     };
     options_.stop = &g_stop_requested;
-    tuner::SweepRunSummary run;
-    {
-      StopOnSignals signals;
-      run = mpi ? tuner::run_sweep_mpi(*mpi, plan->spec, *plan->evaluator, store.get(), plan->points, pending, options_)
-                : tuner::run_sweep(plan->spec, *plan->evaluator, *store, pending, options_);
-    }
+    const tuner::SweepRunSummary run =
+        mpi ? tuner::run_sweep_mpi(*mpi, plan->spec, *plan->evaluator, store.get(), plan->points, pending, options_)
+            : tuner::run_sweep(plan->spec, *plan->evaluator, *store, pending, options_);
     bar.finish(run.errors ? fmt::format("{} errors", run.errors) : std::string());
     summary.evaluated = run.evaluated;
     summary.errors = run.errors;

@@ -232,6 +232,37 @@ axes:
   }
 }
 
+// Under mpirun, Ctrl-C makes mpirun end the job; SIGUSR1, which mpirun forwards to every rank,
+// stops it cleanly after the chunks in flight.
+TEST(SweepCli, SigusrOneStopsAnMpiRunCleanlyAndItResumes) {
+  if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun is not installed";
+  setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);  // as in TwoMpiRanksGiveTheSameDatabase
+  setenv("OMPI_MCA_btl_vader_single_copy_mechanism", "none", 1);
+  TempDir dir;
+  write_bytes(dir.file("sweep.yaml"), kKillSpec);
+  ASSERT_EQ(sweep(dir, "sweep.yaml", "reference.sqlite").exit_code, 0);
+  const std::vector<std::string> mpirun{"mpirun", "-n", "2", "--allow-run-as-root", "--oversubscribe", CODA_BINARY,
+                                        "sweep", "--spec", dir.file("sweep.yaml"), "--db", dir.file("stopped.sqlite")};
+  const BackgroundProcess process = start_process("/usr/bin/env", mpirun, dir.file("stop"));
+  ASSERT_GT(process.pid, 0);
+  for (int poll = 0; poll < 3000; ++poll) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    try {
+      if (std::filesystem::exists(dir.file("stopped.sqlite")) && !records_of(dir.file("stopped.sqlite")).empty()) break;
+    } catch (const std::exception&) {
+      // The file exists a moment before its schema does.
+    }
+  }
+  ::kill(process.pid, SIGUSR1);
+  const ProcessResult stopped = wait_process(process);
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+  EXPECT_NE(stopped.out.find("run the same command again to resume"), std::string::npos) << stopped.out;
+  EXPECT_LT(records_of(dir.file("stopped.sqlite")).size(), records_of(dir.file("reference.sqlite")).size());
+  const ProcessResult resumed = run_process("/usr/bin/env", mpirun, dir.file("resume"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_same_results(dir.file("reference.sqlite"), dir.file("stopped.sqlite"));
+}
+
 TEST(SweepCli, BadSpecUnderMpiExitsTwoOnEveryRank) {
   if (std::system("command -v mpirun > /dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun is not installed";
   setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1", 1);  // as in TwoMpiRanksGiveTheSameDatabase
