@@ -177,13 +177,8 @@ class SweepCommand : public Command {
             throw BadInput(db_ + ": holds another sweep; use another --db");
         }
         summary.design_points = static_cast<int64_t>(plan->points.size());
-        if (store) {
-          pending = tuner::pending_points(plan->points, *plan->evaluator, *store, shard_index, shard_count, &summary.in_shard);
-        } else {
-          for (std::size_t p = 0; p < plan->points.size(); ++p)
-            if (static_cast<int>(p % static_cast<std::size_t>(shard_count)) == shard_index) pending.push_back(plan->points[p]);
-          summary.in_shard = static_cast<int64_t>(pending.size());
-        }
+        pending = tuner::pending_points(plan->points, *plan->evaluator, store.get(), shard_index, shard_count,
+                                        &summary.in_shard);
         summary.already_stored = summary.in_shard - static_cast<int64_t>(pending.size());
         if (!dry_run_) plan->evaluator->warm_up(pending);
       } catch (const BadInput& e) {

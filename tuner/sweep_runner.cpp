@@ -52,9 +52,9 @@ void prepare_store(traces::ResultsStore& store, const SweepSpec& spec, const Swe
 }
 
 std::vector<SweepPoint> pending_points(const std::vector<SweepPoint>& points, const SweepEvaluator& evaluator,
-                                       const traces::ResultsStore& store, int shard_index, int shard_count,
+                                       const traces::ResultsStore* store, int shard_index, int shard_count,
                                        int64_t* in_shard) {
-  const std::unordered_set<std::string> stored = store.stored_keys();
+  const std::unordered_set<std::string> stored = store ? store->stored_keys() : std::unordered_set<std::string>();
   std::vector<SweepPoint> pending;
   int64_t shard_size = 0;
   for (std::size_t position = 0; position < points.size(); ++position) {

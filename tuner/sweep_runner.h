@@ -52,9 +52,10 @@ std::vector<SweepPoint> distinct_points(const std::vector<SweepPoint>& design, c
 void prepare_store(traces::ResultsStore& store, const SweepSpec& spec, const SweepEvaluator& evaluator,
                    int64_t design_points);
 
-// The points of `points` in shard `index` of `count` (by position) that the store lacks.
+// The points of `points` in shard `index` of `count` (by position) that `store` lacks (all of
+// them without a store: a dry run on a database not yet created).
 std::vector<SweepPoint> pending_points(const std::vector<SweepPoint>& points, const SweepEvaluator& evaluator,
-                                       const traces::ResultsStore& store, int shard_index, int shard_count,
+                                       const traces::ResultsStore* store, int shard_index, int shard_count,
                                        int64_t* in_shard = nullptr);
 
 // One process: evaluates `pending` in batches of spec.batch_points, one transaction each.

@@ -61,6 +61,18 @@ std::vector<traces::SweepRecord> records_of(const std::string& db) {
   return traces::ResultsStore(db, false).read_all();
 }
 
+// Polls until a running sweep has committed its first batch to `db` (at most 30 s).
+void wait_for_first_batch(const std::string& db) {
+  for (int poll = 0; poll < 3000; ++poll) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    try {
+      if (std::filesystem::exists(db) && !records_of(db).empty()) return;
+    } catch (const std::exception&) {
+      // The file exists a moment before its schema does.
+    }
+  }
+}
+
 // Same points, each with the same result, in the same order (by design index).
 void expect_same_results(const std::string& expected_db, const std::string& actual_db) {
   const std::vector<traces::SweepRecord> expected = records_of(expected_db), actual = records_of(actual_db);
@@ -133,14 +145,7 @@ TEST(SweepCli, CtrlCStopsAfterTheBatchInFlightAndTheRunResumes) {
                     dir.file("stop"));
   ASSERT_GT(process.pid, 0);
   // Wait for the first committed batch, then interrupt as a terminal's Ctrl-C would.
-  for (int poll = 0; poll < 2000; ++poll) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    try {
-      if (std::filesystem::exists(dir.file("stopped.sqlite")) && !records_of(dir.file("stopped.sqlite")).empty()) break;
-    } catch (const std::exception&) {
-      // The file exists a moment before its schema does.
-    }
-  }
+  wait_for_first_batch(dir.file("stopped.sqlite"));
   ::kill(process.pid, SIGINT);
   const ProcessResult stopped = wait_process(process);
   const std::size_t total = records_of(dir.file("reference.sqlite")).size();
@@ -245,14 +250,7 @@ TEST(SweepCli, SigusrOneStopsAnMpiRunCleanlyAndItResumes) {
                                         "sweep", "--spec", dir.file("sweep.yaml"), "--db", dir.file("stopped.sqlite")};
   const BackgroundProcess process = start_process("/usr/bin/env", mpirun, dir.file("stop"));
   ASSERT_GT(process.pid, 0);
-  for (int poll = 0; poll < 3000; ++poll) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    try {
-      if (std::filesystem::exists(dir.file("stopped.sqlite")) && !records_of(dir.file("stopped.sqlite")).empty()) break;
-    } catch (const std::exception&) {
-      // The file exists a moment before its schema does.
-    }
-  }
+  wait_for_first_batch(dir.file("stopped.sqlite"));
   ::kill(process.pid, SIGUSR1);
   const ProcessResult stopped = wait_process(process);
   EXPECT_EQ(stopped.exit_code, 130) << stopped.err;

@@ -54,7 +54,7 @@ TEST(SweepShard, SlicesPartitionTheDesign) {
   int64_t total_in_shards = 0;
   for (int shard = 0; shard < 4; ++shard) {
     int64_t in_shard = 0;
-    for (const SweepPoint& point : pending_points(points, evaluator, store, shard, 4, &in_shard))
+    for (const SweepPoint& point : pending_points(points, evaluator, &store, shard, 4, &in_shard))
       seen.insert(evaluator.key(point));
     total_in_shards += in_shard;
   }
@@ -126,7 +126,7 @@ TEST(SweepRun, StopsBetweenBatchesAndResumesWhereItStopped) {
     EXPECT_EQ(progress.total, 18);
     if (progress.done >= 8) stop = true;  // as a SIGINT during the second batch would
   };
-  const SweepRunSummary stopped = run_sweep(spec, evaluator, store, pending_points(points, evaluator, store, 0, 1), options);
+  const SweepRunSummary stopped = run_sweep(spec, evaluator, store, pending_points(points, evaluator, &store, 0, 1), options);
   EXPECT_TRUE(stopped.interrupted);
   EXPECT_EQ(stopped.evaluated, 8);
   EXPECT_EQ(store.count(), 8);
@@ -134,14 +134,14 @@ TEST(SweepRun, StopsBetweenBatchesAndResumesWhereItStopped) {
 
   stop = false;
   options.progress = nullptr;
-  const std::vector<SweepPoint> rest = pending_points(points, evaluator, store, 0, 1);
+  const std::vector<SweepPoint> rest = pending_points(points, evaluator, &store, 0, 1);
   EXPECT_EQ(rest.size(), 10u);
   const SweepRunSummary resumed = run_sweep(spec, evaluator, store, rest, options);
   EXPECT_FALSE(resumed.interrupted);
   EXPECT_EQ(resumed.evaluated, 10);
   EXPECT_EQ(resumed.errors, 0);
   EXPECT_EQ(store.count(), 18);
-  EXPECT_TRUE(pending_points(points, evaluator, store, 0, 1).empty());
+  EXPECT_TRUE(pending_points(points, evaluator, &store, 0, 1).empty());
 }
 
 }  // namespace
